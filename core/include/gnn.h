@@ -1,0 +1,13 @@
+/*
+ * hoprec's learning core: everything that learns, with no HTTP, no FAISS
+ * and no logging. Include this one header to use it.
+ */
+#ifndef GNN_H
+#define GNN_H
+
+#include "gnn_err.h"
+
+/* Version of the core library, "MAJOR.MINOR.PATCH". */
+const char *gnn_version(void);
+
+#endif

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The developer's entry point, used by the README's two commands and CI.
+#
+#   deploy/dev.sh demo        install, build, make demo data, train, serve
+#   deploy/dev.sh test        install, build (warnings as errors), test
+#   deploy/dev.sh test-asan   the same suite under ASan + UBSan
+#   deploy/dev.sh build       install and build only
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+# Configure dir with the given meson options, or reconfigure it when it
+# exists already (so that a changed option takes effect).
+configure() {
+  local dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+build() {
+  say "installing what is missing (deploy/deps.sh)"
+  bash deploy/deps.sh
+  say "building into build/"
+  configure build -Dbuildtype=release -Dwerror=true
+  ninja -C build -j "$jobs"
+}
+
+run_tests() {
+  local dir=$1
+  local rc=0
+  meson test -C "$dir" --print-errorlogs --num-processes "$jobs" || rc=$?
+  summarize "$dir/meson-logs/testlog.json"
+  return $rc
+}
+
+# One closing line over every subtest that the suites ran.
+summarize() {
+  local log=$1 passed failed
+  [ -f "$log" ] || return 0
+  passed=$(grep -o '"result": "OK"' "$log" | wc -l)
+  failed=$(grep -o '"result": "\(FAIL\|ERROR\|TIMEOUT\)"' "$log" | wc -l)
+  printf '\nsuites: %d passed, %d failed\n' "$passed" "$failed"
+}
+
+case "${1:-}" in
+build)
+  build
+  ;;
+test)
+  build
+  say "running the test suites"
+  run_tests build
+  ;;
+test-asan)
+  bash deploy/deps.sh
+  say "building with AddressSanitizer + UndefinedBehaviorSanitizer"
+  configure build-asan -Dbuildtype=debug -Dwerror=true \
+    -Db_sanitize=address,undefined -Db_lundef=false
+  ninja -C build-asan -j "$jobs"
+  say "running the test suites under the sanitizers"
+  run_tests build-asan
+  ;;
+demo)
+  build
+  say "hoprec is built: $root/build/hoprec"
+  ./build/hoprec version
+  ;;
+*)
+  echo "usage: deploy/dev.sh demo|test|test-asan|build" >&2
+  exit 2
+  ;;
+esac
