@@ -5,6 +5,7 @@
 #ifndef GNN_H
 #define GNN_H
 
+#include "gnn_data.h"
 #include "gnn_err.h"
 
 /* Version of the core library, "MAJOR.MINOR.PATCH". */

@@ -1,0 +1,75 @@
+/*
+ * Snapshots: a trained model as a folder that any tool can read.
+ *
+ *   manifest.json        format version, model, hyper-parameters, counts,
+ *                        dimension, training figures, a checksum per file
+ *   users.npy            float32 [n_users, dim]
+ *   items_source.npy     float32 [n_items, dim]
+ *   items_target.npy     float32 [n_items, dim]
+ *   users.txt            external user ids in row order, one per line
+ *   items.txt            external item ids in row order, one per line
+ *   items_popularity.npy float32 [n_items] (optional) recency-weighted
+ *                        interaction counts, for cold-start answers
+ *   seen_indptr.npy      int64 [n_users + 1] (optional) and
+ *   seen_items.npy       int32 [nnz]: each user's training items as CSR,
+ *                        so a server can exclude what a user has seen
+ *
+ * A snapshot is written to a temporary folder beside the target, every
+ * file fsynced, then renamed into place, so a reader sees either the old
+ * folder or the complete new one.
+ */
+#ifndef GNN_SNAPSHOT_H
+#define GNN_SNAPSHOT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "gnn_err.h"
+
+#define GNN_SNAPSHOT_FORMAT 1
+
+struct gnn_snapshot {
+    char model[32];        /* model name, e.g. "lightgcn" */
+    int32_t dim;           /* embedding width */
+    int32_t n_users;
+    int32_t n_items;
+    float *users;          /* n_users * dim, row-major */
+    float *items_source;   /* n_items * dim */
+    float *items_target;   /* n_items * dim; equal to source for models
+                              with one item embedding */
+    char **user_ids;       /* n_users NUL-terminated strings */
+    char **item_ids;       /* n_items strings */
+    float *item_popularity; /* n_items, or NULL */
+    int64_t *seen_indptr;  /* n_users + 1, or NULL */
+    int32_t *seen_items;   /* seen_indptr[n_users], or NULL */
+    json_t *info;          /* object merged into the manifest: parameters,
+                              training figures (owned; may be NULL) */
+};
+
+/*
+ * Allocate an empty snapshot with zeroed embedding arrays for the given
+ * sizes and ids "0".."n-1"; free with gnn_snapshot_free().
+ */
+int gnn_snapshot_new(const char *model, int32_t dim, int32_t n_users,
+                     int32_t n_items, struct gnn_snapshot **out,
+                     struct gnn_error *err);
+
+/* Free s and everything it owns; s may be NULL. */
+void gnn_snapshot_free(struct gnn_snapshot *s);
+
+/*
+ * Write s atomically as the folder dir (replacing an older one). The
+ * parent folder must exist.
+ */
+int gnn_snapshot_write(const struct gnn_snapshot *s, const char *dir,
+                       struct gnn_error *err);
+
+/*
+ * Read the folder dir into a new snapshot (*out, freed by the caller with
+ * gnn_snapshot_free). Checks the format version, the shapes against the
+ * manifest and the checksums; any mismatch is GNN_EFORMAT naming the file.
+ */
+int gnn_snapshot_load(const char *dir, struct gnn_snapshot **out,
+                      struct gnn_error *err);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * The served model: generations of (snapshot, indexes) and the queries
+ * the HTTP handlers run against them.
+ *
+ * A generation is built off the request path (load a snapshot, build the
+ * user->item and item->item indexes) and then published with one atomic
+ * pointer swap. Readers take a reference with svc_model_acquire() and
+ * drop it with svc_gen_release(); they never wait on a load, never see a
+ * half-built generation, and the old generation is freed when its last
+ * reader leaves.
+ */
+#ifndef SVC_MODEL_H
+#define SVC_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct svc_model; /* the registry of generations; one per server */
+struct svc_gen;   /* one published generation; read-only */
+
+struct svc_model_config {
+    const char *index_factory; /* FAISS factory string; "Flat" = exact */
+    int search_threads;        /* threads FAISS may use per batch */
+    int max_k;                 /* largest k + offset a query may ask */
+    bool coalesce;             /* batch concurrent searches into one */
+};
+
+/* Which answer a recommendation request got. */
+enum svc_fallback {
+    SVC_FALLBACK_NONE,       /* the user's learned embedding */
+    SVC_FALLBACK_ON_THE_FLY, /* an embedding made from the user's items */
+    SVC_FALLBACK_POPULAR,    /* unknown user: recency-weighted popularity */
+};
+
+/* "none", "on_the_fly", "popular". */
+const char *svc_fallback_name(enum svc_fallback f);
+
+struct svc_scored_item {
+    const char *item_id; /* borrowed from the generation it came from */
+    float score;
+};
+
+struct svc_rec_query {
+    const char *user_id;         /* external id */
+    int k;                       /* 1..max_k */
+    int offset;                  /* results to skip, for paging */
+    bool exclude_seen;           /* drop the user's known items */
+    const char *const *exclude;  /* external item ids to drop */
+    size_t n_exclude;
+};
+
+struct svc_rec_result {
+    struct svc_scored_item *items; /* caller's array of at least k */
+    size_t n;                      /* filled entries (may be < k) */
+    enum svc_fallback fallback;
+};
+
+/* Create an empty registry (no generation yet); free with _free. */
+int svc_model_new(const struct svc_model_config *cfg, struct svc_model **out,
+                  struct svc_error *err);
+
+/* Free the registry; every acquired generation must be released first. */
+void svc_model_free(struct svc_model *m);
+
+/*
+ * Load the snapshot folder dir, build its indexes and publish it as the
+ * new current generation. Runs in the caller's thread; requests keep
+ * being served from the previous generation meanwhile. On failure the
+ * previous generation stays current.
+ */
+int svc_model_load(struct svc_model *m, const char *dir,
+                   struct svc_error *err);
+
+/* The current generation with a reference taken, or NULL if none yet. */
+struct svc_gen *svc_model_acquire(struct svc_model *m);
+
+/* Drop a reference taken by svc_model_acquire(); g may be NULL. */
+void svc_gen_release(struct svc_gen *g);
+
+/* Top items for a user; unknown users get the popular fallback. */
+int svc_gen_recommend(struct svc_gen *g, const struct svc_rec_query *q,
+                      struct svc_rec_result *out, struct svc_error *err);
+
+/*
+ * Items that follow item_id (its source embedding against every target
+ * embedding, itself excluded). SVC_ENOTFOUND when the item is unknown.
+ */
+int svc_gen_related(struct svc_gen *g, const char *item_id, int k,
+                    int offset, struct svc_rec_result *out,
+                    struct svc_error *err);
+
+/*
+ * Hide or show an item at once, in this and every later generation.
+ * SVC_ENOTFOUND when no generation knows the item.
+ */
+int svc_model_set_hidden(struct svc_model *m, const char *item_id,
+                         bool hidden, struct svc_error *err);
+
+/* Monotonic version of g (1 for the first generation loaded). */
+int64_t svc_gen_version(const struct svc_gen *g);
+
+/*
+ * A new JSON object describing g: version, loaded_at, model, dim,
+ * n_users, n_items, index type and the snapshot manifest's training
+ * figures. The caller owns the reference.
+ */
+json_t *svc_gen_describe(const struct svc_gen *g);
+
+#endif
