@@ -7,6 +7,7 @@
 
 #include "gnn_data.h"
 #include "gnn_err.h"
+#include "gnn_store.h"
 
 /* Version of the core library, "MAJOR.MINOR.PATCH". */
 const char *gnn_version(void);
