@@ -15,6 +15,9 @@ struct source {
 };
 
 static void vreport(const struct svc_cmd *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void vreport(const struct svc_cmd *cmd, const char *fmt, va_list ap)
 {
     char msg[512];
 
