@@ -7,6 +7,9 @@
 
 #include "gnn_data.h"
 #include "gnn_err.h"
+#include "gnn_npy.h"
+#include "gnn_snapshot.h"
+#include "gnn_store.h"
 
 /* Version of the core library, "MAJOR.MINOR.PATCH". */
 const char *gnn_version(void);
