@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gnn_store.h"
 #include "handlers.h"
 #include "log.h"
 #include "model.h"
@@ -13,6 +14,7 @@
 
 static struct {
     char *snapshot;
+    char *store;
     char *listen;
     long threads;
     long connection_limit;
@@ -34,6 +36,8 @@ static struct svc_opt serve_opts[] = {
      "model snapshot folder to serve (without it: not ready, model routes "
      "503)",
      0, 0, false},
+    {"store", SVC_OPT_STR, &o.store, NULL, "FILE",
+     "SQLite event store for POST /v1/events (without it: 503)", 0, 0, false},
     {"listen", SVC_OPT_STR, &o.listen, "127.0.0.1:8080", "HOST:PORT",
      "address to listen on; [V6]:PORT for IPv6, port 0 for any free port", 0, 0,
      false},
@@ -157,6 +161,15 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
     if ((ret = load_keys(cmd, ctx.auth)) != 0)
         goto out;
 
+    if (o.store != NULL) {
+        struct gnn_error gerr;
+        if (gnn_store_open(o.store, &ctx.store, &gerr) != 0) {
+            ret = svc_cli_fail(cmd, "cannot open event store: %s", gerr.text);
+            goto out;
+        }
+        svc_log_info("event store opened", "store=%s", o.store);
+    }
+
     if (o.snapshot != NULL) {
         struct svc_model_config mc = {
             .index_factory = o.index_factory,
@@ -202,6 +215,7 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
 
 out:
     svc_ctx_model_close(&ctx);
+    gnn_store_close(ctx.store);
     svc_metrics_free(ctx.metrics);
     svc_auth_free(ctx.auth);
     return ret;

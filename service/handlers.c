@@ -5,6 +5,8 @@
  */
 #include "handlers.h"
 
+#include "events.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -137,36 +139,48 @@ static void handle_openapi(struct svc_ctx *ctx, const struct svc_req *req,
 /* ------------------------------------------------------------------ */
 /* Events and retraining: validated, then refused until built */
 
+/*
+ * POST /v1/events: service/events.c validates the batch, stores it and
+ * builds the answer; this handler only checks the media type and that an
+ * event store was configured (--store).
+ */
 static void handle_events(struct svc_ctx *ctx, const struct svc_req *req,
                           struct svc_response *res)
 {
-    json_t *body = svc_req_body_json(req, res, false);
-    json_t *errors = json_array();
+    const char *type = svc_req_header(req, "Content-Type");
+    struct svc_ingest_config cfg = {
+        .max_events = (size_t)ctx->max_events,
+        .max_future_ms = 24 * 3600 * 1000LL,
+        .on_event = ctx->on_event,
+        .on_event_ctx = ctx->on_event_arg,
+    };
+    struct svc_ingest_reply reply;
 
-    if (body == NULL || errors == NULL) {
-        if (errors == NULL && body != NULL)
-            svc_response_problem(res, SVC_PROBLEM_OVERLOADED, NULL, req, NULL);
-        json_decref(body);
-        json_decref(errors);
+    if (ctx->store == NULL) {
+        svc_response_problem(res, SVC_PROBLEM_EVENTS_UNAVAILABLE,
+                             "event ingestion is not enabled on this server "
+                             "(start it with --store FILE)",
+                             req, NULL);
+        res->retry_after = 60;
         return;
     }
-    if (svc_events_validate(body, ctx->max_events, errors) > 0) {
-        svc_response_problem(res, SVC_PROBLEM_INVALID_REQUEST,
-                             "some events are invalid; nothing was stored", req,
-                             errors);
-        json_decref(body);
+    if (type == NULL || strncasecmp(type, "application/json", 16) != 0) {
+        svc_response_problem(res, SVC_PROBLEM_UNSUPPORTED_MEDIA,
+                             "send the body as application/json", req, NULL);
         return;
     }
-    /* TODO: hand the batch to the event store once core/ has one; until
-     * then a valid batch is refused so that no client believes it was
-     * stored. */
-    svc_response_problem(res, SVC_PROBLEM_EVENTS_UNAVAILABLE,
-                         "event ingestion is not enabled on this server "
-                         "yet; the batch is valid but was not stored",
-                         req, NULL);
-    res->retry_after = 60;
-    json_decref(errors);
-    json_decref(body);
+    if (svc_events_ingest(ctx->store, &cfg, req->body, req->body_len,
+                          svc_req_header(req, "Idempotency-Key"),
+                          &reply) != 0 &&
+        reply.body == NULL) {
+        svc_response_problem(res, SVC_PROBLEM_OVERLOADED, "out of memory", req,
+                             NULL);
+        return;
+    }
+    res->status = reply.status;
+    res->json = reply.body;
+    res->problem = reply.problem;
+    res->retry_after = reply.retry_after_s;
 }
 
 static void handle_retrain(struct svc_ctx *ctx, const struct svc_req *req,

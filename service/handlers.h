@@ -22,12 +22,15 @@
 #include "route.h"
 
 struct svc_model;
+struct gnn_store;
+struct gnn_event;
 struct MHD_Connection;
 
 /* What every handler may use; owned by `hoprec serve`, which keeps it
  * alive until the server has stopped. */
 struct svc_ctx {
     struct svc_model *model;     /* served generations; NULL: none */
+    struct gnn_store *store;     /* event store; NULL: ingestion off */
     struct svc_auth *auth;       /* keys and roles */
     struct svc_metrics *metrics; /* counters and histograms */
     atomic_bool draining;        /* set on SIGTERM: /readyz answers 503 */
@@ -35,6 +38,9 @@ struct svc_ctx {
     int max_k;                   /* largest k + offset */
     int max_exclude;             /* ids an exclude list may hold */
     int max_events;              /* events one POST /v1/events may hold */
+    /* Told after each durable event (may be NULL): wakes the trainer. */
+    void (*on_event)(void *arg, const struct gnn_event *ev);
+    void *on_event_arg;
 };
 
 /* One request, as the handlers see it; valid while the handler runs. */
@@ -147,15 +153,6 @@ int svc_rec_params_parse(const struct svc_ctx *ctx, const char *k,
 
 /* Free what p owns; p may be zeroed or partly filled. */
 void svc_rec_params_clear(struct svc_rec_params *p);
-
-/*
- * Validate a POST /v1/events body: {"events": [event, ...]} with 1 to
- * max_events events, each {"user_id", "item_id", "type", "value",
- * "timestamp", "event_id", "session_id"} as openapi.yaml describes. Every
- * problem adds an error with a JSON pointer ("/events/3/type"). Returns
- * the number of errors found (0: valid).
- */
-int svc_events_validate(const json_t *body, int max_events, json_t *errors);
 
 /*
  * Validate a PATCH /v1/items/{item_id} body: an object with optional

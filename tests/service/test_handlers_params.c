@@ -3,8 +3,7 @@
 
 #include "handlers.h"
 
-static struct svc_ctx ctx = {
-    .default_k = 10, .max_k = 100, .max_exclude = 3, .max_events = 4};
+static struct svc_ctx ctx = {.default_k = 10, .max_k = 100, .max_exclude = 3};
 
 static const char *first_where(json_t *errors)
 {
@@ -138,66 +137,6 @@ static json_t *parse(const char *text)
 
     cr_assert_not_null(v, "%s: %s", text, jerr.text);
     return v;
-}
-
-/* Validate body; expect the given JSON pointers, in order. */
-static void expect_event_errors(const char *body, const char *const *ptrs,
-                                size_t n)
-{
-    json_t *v = parse(body), *errors = json_array();
-    int found = svc_events_validate(v, ctx.max_events, errors);
-
-    cr_assert_eq((size_t)found, n, "%s: %s", body,
-                 json_dumps(errors, JSON_COMPACT));
-    for (size_t i = 0; i < n; i++)
-        cr_assert_str_eq(json_string_value(json_object_get(
-                             json_array_get(errors, i), "pointer")),
-                         ptrs[i]);
-    json_decref(v);
-    json_decref(errors);
-}
-
-Test(handlers_params, valid_event_batches_pass)
-{
-    expect_event_errors(
-        "{\"events\": [{\"user_id\": \"u1\", \"item_id\": \"i1\", "
-        "\"type\": \"view\"}, {\"user_id\": \"u1\", \"item_id\": \"i2\", "
-        "\"type\": \"rating\", \"value\": 4.5, \"timestamp\": "
-        "\"2026-12-03T10:00:00.5+01:00\", \"event_id\": \"e-2\", "
-        "\"session_id\": \"s\"}, {\"user_id\": \"u2\", \"item_id\": \"i1\", "
-        "\"type\": \"purchase\", \"timestamp\": 1764756000}]}",
-        NULL, 0);
-}
-
-Test(handlers_params, bad_events_get_one_pointer_each)
-{
-    const char *ptrs[] = {"/events/0/item_id", "/events/1/value",
-                          "/events/2/type", "/events/2/timestamp",
-                          "/events/3/col~1or"};
-
-    expect_event_errors(
-        "{\"events\": [{\"user_id\": \"u1\", \"type\": \"view\"}, "
-        "{\"user_id\": \"u1\", \"item_id\": \"i\", \"type\": \"rating\"}, "
-        "{\"user_id\": \"u\", \"item_id\": \"i\", \"type\": \"like\", "
-        "\"timestamp\": \"yesterday\"}, {\"user_id\": \"u\", \"item_id\": "
-        "\"i\", \"type\": \"cart\", \"col/or\": 1}]}",
-        ptrs, 5);
-}
-
-Test(handlers_params, batch_shape_is_checked)
-{
-    const char *events[] = {"/events"};
-    const char *root[] = {""};
-    const char *id[] = {"/events/0/user_id"};
-
-    expect_event_errors("{\"events\": []}", events, 1);
-    expect_event_errors("{\"events\": {}}", events, 1);
-    expect_event_errors("{}", events, 1);
-    expect_event_errors("[1]", root, 1);
-    expect_event_errors("{\"events\": [{}, {}, {}, {}, {}]}", events, 1);
-    expect_event_errors("{\"events\": [{\"user_id\": \"\", \"item_id\": "
-                        "\"i\", \"type\": \"view\"}]}",
-                        id, 1);
 }
 
 Test(handlers_params, item_patches_take_hidden_and_categories)
