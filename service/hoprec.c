@@ -76,7 +76,7 @@ int svc_main(int argc, char **argv)
         if (strcmp(argv[1], commands[i]->name) == 0)
             return run_command(commands[i], argc - 1, argv + 1);
     }
-    fprintf(stderr,
-            "hoprec: unknown command '%s' (see 'hoprec --help')\n", argv[1]);
+    fprintf(stderr, "hoprec: unknown command '%s' (see 'hoprec --help')\n",
+            argv[1]);
     return 2;
 }

@@ -45,11 +45,11 @@ struct svc_scored_item {
 };
 
 struct svc_rec_query {
-    const char *user_id;         /* external id */
-    int k;                       /* 1..max_k */
-    int offset;                  /* results to skip, for paging */
-    bool exclude_seen;           /* drop the user's known items */
-    const char *const *exclude;  /* external item ids to drop */
+    const char *user_id;        /* external id */
+    int k;                      /* 1..max_k */
+    int offset;                 /* results to skip, for paging */
+    bool exclude_seen;          /* drop the user's known items */
+    const char *const *exclude; /* external item ids to drop */
     size_t n_exclude;
 };
 
@@ -72,8 +72,7 @@ void svc_model_free(struct svc_model *m);
  * being served from the previous generation meanwhile. On failure the
  * previous generation stays current.
  */
-int svc_model_load(struct svc_model *m, const char *dir,
-                   struct svc_error *err);
+int svc_model_load(struct svc_model *m, const char *dir, struct svc_error *err);
 
 /* The current generation with a reference taken, or NULL if none yet. */
 struct svc_gen *svc_model_acquire(struct svc_model *m);
@@ -89,16 +88,15 @@ int svc_gen_recommend(struct svc_gen *g, const struct svc_rec_query *q,
  * Items that follow item_id (its source embedding against every target
  * embedding, itself excluded). SVC_ENOTFOUND when the item is unknown.
  */
-int svc_gen_related(struct svc_gen *g, const char *item_id, int k,
-                    int offset, struct svc_rec_result *out,
-                    struct svc_error *err);
+int svc_gen_related(struct svc_gen *g, const char *item_id, int k, int offset,
+                    struct svc_rec_result *out, struct svc_error *err);
 
 /*
  * Hide or show an item at once, in this and every later generation.
  * SVC_ENOTFOUND when no generation knows the item.
  */
-int svc_model_set_hidden(struct svc_model *m, const char *item_id,
-                         bool hidden, struct svc_error *err);
+int svc_model_set_hidden(struct svc_model *m, const char *item_id, bool hidden,
+                         struct svc_error *err);
 
 /* Monotonic version of g (1 for the first generation loaded). */
 int64_t svc_gen_version(const struct svc_gen *g);

@@ -12,9 +12,12 @@
 #include "gnn_eval.h"
 #include "gnn_graph.h"
 #include "gnn_model.h"
+#include "gnn_npy.h"
 #include "gnn_pool.h"
 #include "gnn_report.h"
 #include "gnn_rng.h"
+#include "gnn_snapshot.h"
+#include "gnn_store.h"
 #include "gnn_train.h"
 
 /* Version of the core library, "MAJOR.MINOR.PATCH". */
