@@ -24,6 +24,7 @@ extern struct svc_common svc_common;
      "log line format: text (key=value) or json", 0, 0, false}
 
 extern struct svc_cmd svc_cmd_version;
+extern struct svc_cmd svc_cmd_gen;
 
 /* Run hoprec with its command line; returns the process exit status. */
 int svc_main(int argc, char **argv);

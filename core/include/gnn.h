@@ -7,6 +7,9 @@
 
 #include "gnn_data.h"
 #include "gnn_err.h"
+#include "gnn_events.h"
+#include "gnn_gen.h"
+#include "gnn_idmap.h"
 #include "gnn_npy.h"
 #include "gnn_snapshot.h"
 
