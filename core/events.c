@@ -243,7 +243,10 @@ static int field_is(const struct field *f, const char *name)
     return 1;
 }
 
-/* Column names of a header; returns -1 when the line is no header. */
+/*
+ * Column names of a header: the line is one when a field names the user
+ * column. Returns -1 when it is not a header.
+ */
 static int header_layout(const struct field *f, int n, struct layout *lay)
 {
     static const char *const names[N_COLS][2] = {
@@ -251,8 +254,6 @@ static int header_layout(const struct field *f, int n, struct layout *lay)
         {"value", "rating"}, {"timestamp", "time"},
     };
 
-    if (!field_is(&f[0], "user") && !field_is(&f[0], "user_id"))
-        return -1;
     for (int c = 0; c < N_COLS; c++)
         lay->col[c] = -1;
     for (int i = 0; i < n; i++) {
@@ -262,7 +263,7 @@ static int header_layout(const struct field *f, int n, struct layout *lay)
         }
     }
     lay->n_fields = n;
-    return 0;
+    return lay->col[COL_USER] >= 0 ? 0 : -1;
 }
 
 /* A finite number filling the whole field. */

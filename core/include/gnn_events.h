@@ -6,16 +6,17 @@
  * one, else a comma. Fields are not quoted, so ids may not hold the
  * delimiter. Empty lines are skipped. Two layouts are read:
  *
- *   with a header line, columns found by name in any order:
- *     user (or user_id), item (or item_id), type, value (or rating),
- *     timestamp (or time); type and value may be absent but not both.
+ *   with a header line, columns found by name (any case) in any order:
+ *     user (or user_id), item (or item_id), type (or event), value (or
+ *     rating), timestamp (or time); type and value may be absent but not
+ *     both; other columns (event_id, session_id, ...) are ignored.
  *     This is the file hoprec writes: "user,item,type,value,timestamp"
  *     with type one of view, click, cart, purchase, rating and value the
  *     rating (1..5) on rating rows, empty on others.
- *   without a header (the first field of the first line is not a column
- *     name): user, item, type_or_rating, timestamp. A third field that is
- *     a number is a rating (MovieLens u.data: tab-separated user, item,
- *     rating 1-5, unix time); else it is a type name.
+ *   without a header (no field of the first line is "user" or
+ *     "user_id"): user, item, type_or_rating, timestamp. A third field
+ *     that is a number is a rating (MovieLens u.data: tab-separated user,
+ *     item, rating 1-5, unix time); else it is a type name.
  *
  * Timestamps are integer unix seconds. Any other line is GNN_EFORMAT with
  * "file:line: what".
