@@ -10,25 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const type_names[GNN_EVENT_N_TYPES] = {
-    "view", "click", "cart", "purchase", "rating",
-};
-
-const char *gnn_event_type_name(enum gnn_event_type type)
+/* The type named by the len bytes at p, or -1. */
+static int type_of(const char *p, size_t len)
 {
-    if ((unsigned)type >= GNN_EVENT_N_TYPES)
-        return "?";
-    return type_names[type];
-}
+    char name[16];
 
-int gnn_event_type_parse(const char *name, size_t len)
-{
-    for (int t = 0; t < GNN_EVENT_N_TYPES; t++) {
-        if (strlen(type_names[t]) == len &&
-            memcmp(name, type_names[t], len) == 0)
-            return t;
-    }
-    return -1;
+    if (len == 0 || len >= sizeof(name))
+        return -1;
+    memcpy(name, p, len);
+    name[len] = '\0';
+    return gnn_event_type_parse(name);
 }
 
 void gnn_split_counts(int64_t n, double valid_frac, double test_frac,
@@ -323,7 +314,7 @@ static int row_kind(struct reader *r, const struct field *f, int *type,
     if (has_value && parse_number(&f[vc], value) != 0)
         return bad_line(r, "the value is not a number", err);
     if (tc >= 0 && f[tc].len > 0) {
-        *type = gnn_event_type_parse(f[tc].p, f[tc].len);
+        *type = type_of(f[tc].p, f[tc].len);
         if (*type < 0 && vc < 0 && parse_number(&f[tc], value) == 0)
             *type = GNN_EVENT_RATING; /* headerless: a rating */
         else if (*type < 0)

@@ -10,9 +10,12 @@
 
 /* Where an option's current value came from, for error messages. */
 struct source {
-    const char *kind; /* "default", "config", "environment", "flag" */
+    const char *kind;  /* "default", "config", "environment", "flag" */
     const char *where; /* file:line or variable name; may be NULL */
 };
+
+static void vreport(const struct svc_cmd *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static void vreport(const struct svc_cmd *cmd, const char *fmt, va_list ap)
 {
@@ -372,8 +375,8 @@ void svc_cli_print_help(const struct svc_cmd *cmd)
 
     for (const struct svc_opt *o = cmd->opts; o != NULL && o->name; o++) {
         char left[64];
-        snprintf(left, sizeof(left), "--%s%s%s", o->name,
-                 o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
+                 o->metavar ? o->metavar : "");
         printf("  %-26s %s", left, o->help);
         if (o->def != NULL && o->def[0] != '\0')
             printf(" [default: %s]", o->def);

@@ -40,22 +40,10 @@
 #include "gnn_data.h"
 #include "gnn_err.h"
 #include "gnn_idmap.h"
+#include "gnn_store.h"
 
-enum gnn_event_type {
-    GNN_EVENT_VIEW = 0,
-    GNN_EVENT_CLICK = 1,
-    GNN_EVENT_CART = 2,
-    GNN_EVENT_PURCHASE = 3,
-    GNN_EVENT_RATING = 4,
-};
-
-#define GNN_EVENT_N_TYPES 5
-
-/* "view", "click", "cart", "purchase", "rating"; "?" when out of range. */
-const char *gnn_event_type_name(enum gnn_event_type type);
-
-/* The type of a name, or -1 when name (of len bytes) is none of them. */
-int gnn_event_type_parse(const char *name, size_t len);
+/* enum gnn_event_type and its names come with the event store. */
+#define GNN_EVENT_N_TYPES (GNN_EVENT_RATING + 1)
 
 struct gnn_event_weights {
     float type_weight[4]; /* view, click, cart, purchase */

@@ -278,13 +278,3 @@ Test(events, aggregate_merges_only_equal_pairs)
     cr_assert_float_eq(x.weight[0] + x.weight[1], 10.0f, 1e-6);
     gnn_interactions_free(&x);
 }
-
-Test(events, type_names_round_trip)
-{
-    for (int t = 0; t < GNN_EVENT_N_TYPES; t++) {
-        const char *name = gnn_event_type_name((enum gnn_event_type)t);
-        cr_assert_eq(gnn_event_type_parse(name, strlen(name)), t);
-    }
-    cr_assert_eq(gnn_event_type_parse("vie", 3), -1);
-    cr_assert_str_eq(gnn_event_type_name((enum gnn_event_type)9), "?");
-}

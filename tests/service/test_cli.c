@@ -74,8 +74,8 @@ Test(cli, defaults_apply_when_nothing_is_given)
 Test(cli, flags_in_both_spellings_and_positionals)
 {
     int first = -1;
-    char *argv[] = {"demo", "--layers", "8", "--name=gcn", "--verbose",
-                    "extra", NULL};
+    char *argv[] = {"demo",      "--layers", "8", "--name=gcn",
+                    "--verbose", "extra",    NULL};
 
     cr_assert_eq(svc_cli_parse(&cmd, 6, argv, &first), 0);
     cr_assert_eq(layers, 8);
@@ -123,8 +123,7 @@ Test(cli, a_bad_config_line_names_file_and_line)
     fflush(stderr);
     char line[512] = "";
     fgets(line, sizeof(line), cr_get_redirected_stderr());
-    cr_assert_not_null(strstr(line, ":2: expected 'name = value'"), "%s",
-                       line);
+    cr_assert_not_null(strstr(line, ":2: expected 'name = value'"), "%s", line);
     svc_cli_free(&cmd);
     unlink(path);
 }

@@ -1,0 +1,33 @@
+# hoprec container image, in two stages on Debian 12.
+#
+#   docker build -t hoprec .
+#   docker run -p 8080:8080 -v hoprec-data:/var/lib/hoprec hoprec
+#
+# The builder installs the toolchain with the same script developers and
+# CI use, builds with warnings as errors and runs the test suites; the
+# runtime image holds the binary and its shared libraries only.
+
+FROM debian:12-slim AS builder
+WORKDIR /src
+COPY deploy/deps.sh deploy/deps.sh
+RUN bash deploy/deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN bash deploy/deps.sh \
+ && meson setup /build -Dbuildtype=release -Dwerror=true \
+ && ninja -C /build \
+ && meson test -C /build --print-errorlogs
+
+FROM debian:12-slim
+COPY deploy/deps.sh /tmp/deps.sh
+RUN bash /tmp/deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/deps.sh \
+ && useradd --system --home-dir /var/lib/hoprec --create-home hoprec
+COPY --from=builder /build/hoprec /usr/local/bin/hoprec
+USER hoprec
+WORKDIR /var/lib/hoprec
+VOLUME ["/var/lib/hoprec"]
+EXPOSE 8080
+ENV HOPREC_LISTEN=0.0.0.0:8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+  CMD curl -fsS http://127.0.0.1:8080/livez || exit 1
+ENTRYPOINT ["/usr/local/bin/hoprec"]
+CMD ["serve"]

@@ -1,0 +1,209 @@
+/*
+ * Coalescing of concurrent queries into one batched search.
+ *
+ * Inner product against a flat index is a matrix product: one query
+ * streams the whole n * dim matrix from memory for dim * n multiply-adds,
+ * B queries stream it once for B times the work. So B threads that
+ * each search alone pay B passes over memory where one batch pays one.
+ *
+ * Leader/follower: the first caller finding no open batch opens one and
+ * leads it; later callers join it. The leader waits until the batch is
+ * full, or max_wait_us has passed and no other batch is being searched;
+ * then it closes the batch (the next caller opens a new one), searches
+ * outside the lock and marks every member done. Holding a batch back
+ * while another one is searched is what makes batches grow with the
+ * load: a search takes all the cores anyway (BLAS for 20 queries or
+ * more), and a second small batch started beside it would be answered
+ * at almost the cost per query of single searches. Each member's slot lives on
+ * its own stack and the leader touches it only before marking it done, under
+ * the lock, so nothing outlives its owner.
+ */
+#include "idx.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct slot {
+    struct idx_query *q;
+    int rc;
+    struct idx_error err;
+    bool done;
+};
+
+struct idx_batcher {
+    const struct idx *ix;
+    int max_batch;
+    long max_wait_ns;
+    pthread_mutex_t lock;
+    pthread_cond_t full;  /* the leader: its batch filled up */
+    pthread_cond_t taken; /* callers finding the open batch full */
+    pthread_cond_t done;  /* members: some batch finished */
+    struct slot **open;   /* max_batch slots of the open batch */
+    int n_open;
+    bool has_leader; /* a batch is open */
+    int searching;   /* batches being searched */
+};
+
+int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
+                    struct idx_batcher **out, struct idx_error *err)
+{
+    struct idx_batcher *b;
+    pthread_condattr_t attr;
+
+    if (ix == NULL || out == NULL)
+        return idx_error_set(err, IDX_EINVAL, "index and out required");
+    *out = NULL;
+    if (max_batch < 1 || max_batch > 1024 || max_wait_us < 0 ||
+        max_wait_us > 1000000)
+        return idx_error_set(err, IDX_EINVAL,
+                             "need max_batch in 1..1024 and max_wait_us in "
+                             "0..1000000 (got %d, %d)",
+                             max_batch, max_wait_us);
+
+    b = calloc(1, sizeof(*b));
+    if (b != NULL)
+        b->open = calloc((size_t)max_batch, sizeof(*b->open));
+    if (b == NULL || b->open == NULL) {
+        free(b);
+        return idx_error_set(err, IDX_ENOMEM, "no memory for a batcher");
+    }
+    b->ix = ix;
+    b->max_batch = max_batch;
+    b->max_wait_ns = (long)max_wait_us * 1000;
+
+    /* Deadlines on the monotonic clock: a wall-clock step must not
+     * stretch or cut a batch's wait. */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->full, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_cond_init(&b->taken, NULL);
+    pthread_cond_init(&b->done, NULL);
+    pthread_mutex_init(&b->lock, NULL);
+    *out = b;
+    return 0;
+}
+
+void idx_batcher_free(struct idx_batcher *b)
+{
+    if (b == NULL)
+        return;
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->full);
+    pthread_cond_destroy(&b->taken);
+    pthread_cond_destroy(&b->done);
+    free(b->open);
+    free(b);
+}
+
+/* Wait, lock held, until the open batch is full, or the deadline has
+ * passed and no other batch is being searched. */
+static void leader_wait(struct idx_batcher *b)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += b->max_wait_ns;
+    while (until.tv_nsec >= 1000000000L) {
+        until.tv_nsec -= 1000000000L;
+        until.tv_sec++;
+    }
+    while (b->n_open < b->max_batch) {
+        if (pthread_cond_timedwait(&b->full, &b->lock, &until) == ETIMEDOUT)
+            break;
+    }
+}
+
+/*
+ * Lead a batch: collect, close, search with the lock dropped, hand the
+ * results to the members. Called and returns with the lock held.
+ */
+static void lead(struct idx_batcher *b, struct slot *me)
+{
+    struct slot **members;
+    struct idx_query *qs;
+    struct idx_error err;
+    int n, rc;
+
+    b->has_leader = true;
+    b->open[0] = me;
+    b->n_open = 1;
+    leader_wait(b);
+
+    n = b->n_open;
+    members = malloc((size_t)n * sizeof(*members));
+    qs = malloc((size_t)n * sizeof(*qs));
+    if (members != NULL)
+        memcpy(members, b->open, (size_t)n * sizeof(*members));
+    b->n_open = 0;
+    b->has_leader = false;
+    b->searching++;
+    pthread_cond_broadcast(&b->taken);
+
+    if (members == NULL || qs == NULL) {
+        /* Without the copy only the open array knows the members; it
+         * still holds them (nobody could join: the lock was held). */
+        rc = idx_error_set(&err, IDX_ENOMEM, "no memory for a batch");
+        for (int i = 0; i < n; i++) {
+            b->open[i]->rc = rc;
+            b->open[i]->err = err;
+            b->open[i]->done = true;
+        }
+        b->searching--;
+        pthread_cond_signal(&b->full);
+        pthread_cond_broadcast(&b->done);
+        free(members);
+        free(qs);
+        return;
+    }
+
+    pthread_mutex_unlock(&b->lock);
+    for (int i = 0; i < n; i++)
+        qs[i] = *members[i]->q;
+    idx_error_clear(&err);
+    rc = idx_search_filtered(b->ix, qs, (size_t)n, &err);
+    pthread_mutex_lock(&b->lock);
+
+    for (int i = 0; i < n; i++) {
+        members[i]->q->n_found = qs[i].n_found;
+        members[i]->rc = rc;
+        members[i]->err = err;
+        members[i]->done = true;
+    }
+    b->searching--;
+    pthread_cond_signal(&b->full);
+    pthread_cond_broadcast(&b->done);
+    free(members);
+    free(qs);
+}
+
+int idx_batcher_search(struct idx_batcher *b, struct idx_query *q,
+                       struct idx_error *err)
+{
+    struct slot me = {.q = q};
+
+    if (b == NULL || q == NULL)
+        return idx_error_set(err, IDX_EINVAL, "batcher and query required");
+
+    pthread_mutex_lock(&b->lock);
+    while (b->has_leader && b->n_open == b->max_batch)
+        pthread_cond_wait(&b->taken, &b->lock);
+
+    if (!b->has_leader) {
+        lead(b, &me);
+    } else {
+        b->open[b->n_open++] = &me;
+        if (b->n_open == b->max_batch)
+            pthread_cond_signal(&b->full);
+        while (!me.done)
+            pthread_cond_wait(&b->done, &b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+
+    if (me.rc < 0 && err != NULL)
+        *err = me.err;
+    return me.rc;
+}
