@@ -367,32 +367,27 @@ int svc_cli_parse(const struct svc_cmd *cmd, int argc, char **argv,
 }
 
 /*
- * Print text wrapped at HELP_WIDTH columns. The first line continues
- * after `used` columns already printed; later lines start with `indent`
- * spaces.
+ * Print text within HELP_WIDTH columns. The first line continues after
+ * `used` columns already printed; later lines start with `indent` spaces.
+ * Each line of the text that fits is printed as written (so hand-made
+ * tables keep their layout); a longer one is wrapped at spaces.
  */
 #define HELP_WIDTH 79
 
-static void print_wrapped(const char *text, int used, int indent)
+static void print_words(const char *line, size_t len, int col, int indent)
 {
-    int col = used;
-    bool line_start = used <= indent;
+    const char *end = line + len;
+    bool line_start = true;
 
-    while (*text != '\0') {
-        if (*text == ' ') {
-            text++;
+    while (line < end) {
+        if (*line == ' ') {
+            line++;
             continue;
         }
-        if (*text == '\n') { /* the text's own line breaks are kept */
-            printf("\n%*s", indent, "");
-            col = indent;
-            line_start = true;
-            text++;
-            continue;
-        }
-
-        int len = (int)strcspn(text, " \n");
-        if (!line_start && col + 1 + len > HELP_WIDTH) {
+        int n = 0;
+        while (line + n < end && line[n] != ' ')
+            n++;
+        if (!line_start && col + 1 + n > HELP_WIDTH) {
             printf("\n%*s", indent, "");
             col = indent;
             line_start = true;
@@ -401,12 +396,32 @@ static void print_wrapped(const char *text, int used, int indent)
             putchar(' ');
             col++;
         }
-        printf("%.*s", len, text);
-        col += len;
-        text += len;
+        printf("%.*s", n, line);
+        col += n;
+        line += n;
         line_start = false;
     }
-    putchar('\n');
+}
+
+static void print_wrapped(const char *text, int used, int indent)
+{
+    int col = used;
+
+    for (;;) {
+        size_t len = strcspn(text, "\n");
+        if (col + (int)len <= HELP_WIDTH)
+            printf("%.*s", (int)len, text);
+        else
+            print_words(text, len, col, indent);
+        putchar('\n');
+
+        text += len;
+        if (*text == '\0')
+            break;
+        text++;
+        printf("%*s", indent, "");
+        col = indent;
+    }
 }
 
 static void print_option(const struct svc_opt *o)
@@ -444,7 +459,7 @@ void svc_cli_print_help(const struct svc_cmd *cmd)
     printf("Options:\n");
     for (const struct svc_opt *o = cmd->opts; o != NULL && o->name; o++)
         print_option(o);
-    printf("  %-26s show this help and exit\n", "--help");
+    printf("%-28sshow this help and exit\n", "  --help");
 
     printf("\n");
     print_wrapped(find_opt(cmd, "config", 6) != NULL
