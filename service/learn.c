@@ -325,7 +325,8 @@ static int list_generations(const char *dir, char ***names, size_t *n)
             (*n)++;
     }
     closedir(d);
-    qsort(*names, *n, sizeof(char *), name_cmp);
+    if (*n > 1)
+        qsort(*names, *n, sizeof(char *), name_cmp);
     return 0;
 }
 
