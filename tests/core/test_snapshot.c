@@ -137,6 +137,9 @@ Test(snapshot, round_trip_is_bit_exact)
     cr_assert_eq(gnn_snapshot_load(snap, &r, &err), 0, "%s", err.text);
     assert_same(s, r);
     cr_assert_eq(entries_in_root(), 1, "temporary folders were left");
+    struct stat st;
+    cr_assert_eq(stat(snap, &st), 0);
+    cr_assert_eq(st.st_mode & 0755, 0755, "others cannot read the folder");
     gnn_snapshot_free(s);
     gnn_snapshot_free(r);
     gnn_snapshot_free(NULL);
