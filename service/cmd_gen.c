@@ -27,7 +27,7 @@ static struct svc_opt gen_opts[] = {
      "mean sessions per user (log-normal spread)", 0.01, 10000, false},
     {"views-per-session", SVC_OPT_DOUBLE, &gen.views, "4", "X",
      "mean product views per session", 1, 30, false},
-    {"days", SVC_OPT_INT, &gen.days, "56", "D", "time span in days", 1, 36500,
+    {"days", SVC_OPT_INT, &gen.days, "56", "D", "time span in days", 1, 3650,
      false},
     {"start", SVC_OPT_INT, &gen.start, "1704067200", "UNIX",
      "unix time of the first day (default 2024-01-01)", 0, 1099511627776.0,
