@@ -45,6 +45,7 @@ struct idx_batcher {
     int n_open;
     bool has_leader; /* a batch is open */
     int searching;   /* batches being searched */
+    int last_n;      /* size of the last batch closed */
 };
 
 int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
@@ -99,8 +100,12 @@ void idx_batcher_free(struct idx_batcher *b)
     free(b);
 }
 
-/* Wait, lock held, until the open batch is full, or the deadline has
- * passed and no other batch is being searched. */
+/*
+ * Wait, lock held, until the open batch is full, or the deadline has
+ * passed and no other batch is being searched. The timed wait is skipped
+ * when the last batch had a single member: at low load nobody is coming
+ * and the wait would only add latency.
+ */
 static void leader_wait(struct idx_batcher *b)
 {
     struct timespec until;
@@ -111,10 +116,13 @@ static void leader_wait(struct idx_batcher *b)
         until.tv_nsec -= 1000000000L;
         until.tv_sec++;
     }
-    while (b->n_open < b->max_batch) {
+    while (b->n_open < b->max_batch && b->max_wait_ns > 0 && b->last_n > 1) {
         if (pthread_cond_timedwait(&b->full, &b->lock, &until) == ETIMEDOUT)
             break;
     }
+    /* A search ending signals full too. */
+    while (b->n_open < b->max_batch && b->searching > 0)
+        pthread_cond_wait(&b->full, &b->lock);
 }
 
 /*
@@ -138,6 +146,7 @@ static void lead(struct idx_batcher *b, struct slot *me)
     qs = malloc((size_t)n * sizeof(*qs));
     if (members != NULL)
         memcpy(members, b->open, (size_t)n * sizeof(*members));
+    b->last_n = n;
     b->n_open = 0;
     b->has_leader = false;
     b->searching++;
