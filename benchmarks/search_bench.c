@@ -30,6 +30,8 @@
 
 struct opts {
     int items, users, dim, queries, threads, k, batch, wait_us;
+    int blas_threshold; /* 0: FAISS's default */
+    bool skip_hnsw;
     const char *out;
 };
 
@@ -41,7 +43,14 @@ struct row {
     char note[64];
 };
 
-static struct opts o = {40981, 29858, 64, 1000, 64, 20, 64, 200, NULL};
+static struct opts o = {.items = 40981,
+                        .users = 29858,
+                        .dim = 64,
+                        .queries = 1000,
+                        .threads = 64,
+                        .k = 20,
+                        .batch = 64,
+                        .wait_us = 200};
 static float *items, *users;
 static int64_t *seen; /* users * SEEN */
 static struct row rows[32];
@@ -293,10 +302,12 @@ static void bench_threads(const struct idx *ix, bool coalesce)
 
     snprintf(path, sizeof(path), "%d threads, %s", o.threads,
              coalesce ? "coalesced" : "one query per call");
-    if (coalesce)
-        snprintf(note, sizeof(note), "batch <= %d, wait <= %d us", o.batch,
-                 o.wait_us);
-    else
+    if (coalesce) {
+        uint64_t batches, queries;
+        idx_batcher_stats(b, &batches, &queries);
+        snprintf(note, sizeof(note), "mean batch %.1f, wait <= %d us",
+                 queries / (double)batches, o.wait_us);
+    } else
         snprintf(note, sizeof(note), "24 excluded, each thread alone");
     add_row(path, total, o.threads, coalesce ? o.batch : 1, lat, total,
             now() - t0, note);
@@ -403,18 +414,24 @@ static void usage(void)
             "usage: search_bench [--items N] [--users N] [--dim D] "
             "[--queries Q]\n"
             "                    [--threads T] [--batch B] [--wait-us W] "
-            "[--out FILE]\n");
+            "[--out FILE]\n"
+            "                    [--blas-threshold N] [--skip-hnsw]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"items", 1, NULL, 'i'},   {"users", 1, NULL, 'u'},
-        {"dim", 1, NULL, 'd'},     {"queries", 1, NULL, 'q'},
-        {"threads", 1, NULL, 't'}, {"batch", 1, NULL, 'b'},
-        {"wait-us", 1, NULL, 'w'}, {"out", 1, NULL, 'o'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"items", 1, NULL, 'i'},
+                                          {"users", 1, NULL, 'u'},
+                                          {"dim", 1, NULL, 'd'},
+                                          {"queries", 1, NULL, 'q'},
+                                          {"threads", 1, NULL, 't'},
+                                          {"batch", 1, NULL, 'b'},
+                                          {"wait-us", 1, NULL, 'w'},
+                                          {"out", 1, NULL, 'o'},
+                                          {"blas-threshold", 1, NULL, 'B'},
+                                          {"skip-hnsw", 0, NULL, 'S'},
+                                          {NULL, 0, NULL, 0}};
     static const int efs[] = {16, 32, 64, 128};
     struct idx_config one = {.nthreads = 1};
     struct idx_error err = {0};
@@ -447,6 +464,12 @@ int main(int argc, char **argv)
         case 'o':
             o.out = optarg;
             break;
+        case 'B':
+            o.blas_threshold = atoi(optarg);
+            break;
+        case 'S':
+            o.skip_hnsw = true;
+            break;
         default:
             usage();
         }
@@ -456,6 +479,8 @@ int main(int argc, char **argv)
         usage();
 
     make_data();
+    if (o.blas_threshold > 0)
+        idx_set_blas_threshold(o.blas_threshold);
     fprintf(stderr, "search_bench: building the flat index\n");
     if (idx_build(&one, items, o.items, o.dim, &flat, &err) != 0)
         die_idx("flat build", &err);
@@ -470,7 +495,8 @@ int main(int argc, char **argv)
         bench_batched(flat, b);
     bench_threads(flat, false);
     bench_threads(flat, true);
-    bench_hnsw(flat, efs, (int)(sizeof(efs) / sizeof(efs[0])));
+    if (!o.skip_hnsw)
+        bench_hnsw(flat, efs, (int)(sizeof(efs) / sizeof(efs[0])));
 
     print_table(stdout, argc, argv);
     if (o.out != NULL) {

@@ -43,9 +43,10 @@ struct idx_batcher {
     pthread_cond_t done;  /* members: some batch finished */
     struct slot **open;   /* max_batch slots of the open batch */
     int n_open;
-    bool has_leader; /* a batch is open */
-    int searching;   /* batches being searched */
-    int last_n;      /* size of the last batch closed */
+    bool has_leader;           /* a batch is open */
+    int searching;             /* batches being searched */
+    int last_n;                /* size of the last batch closed */
+    uint64_t batches, queries; /* searched so far */
 };
 
 int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
@@ -86,6 +87,15 @@ int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
     pthread_mutex_init(&b->lock, NULL);
     *out = b;
     return 0;
+}
+
+void idx_batcher_stats(struct idx_batcher *b, uint64_t *batches,
+                       uint64_t *queries)
+{
+    pthread_mutex_lock(&b->lock);
+    *batches = b->batches;
+    *queries = b->queries;
+    pthread_mutex_unlock(&b->lock);
 }
 
 void idx_batcher_free(struct idx_batcher *b)
@@ -147,6 +157,8 @@ static void lead(struct idx_batcher *b, struct slot *me)
     if (members != NULL)
         memcpy(members, b->open, (size_t)n * sizeof(*members));
     b->last_n = n;
+    b->batches++;
+    b->queries += (uint64_t)n;
     b->n_open = 0;
     b->has_leader = false;
     b->searching++;

@@ -10,12 +10,12 @@
 
 enum idx_errcode {
     IDX_OK = 0,
-    IDX_ENOMEM = -1,  /* an allocation failed */
-    IDX_EINVAL = -2,  /* a bad argument or setting */
-    IDX_EIO = -3,     /* reading or writing a file failed */
-    IDX_EFAISS = -4,  /* FAISS reported an error */
-    IDX_ENOENT = -5,  /* an id or file does not exist */
-    IDX_ERANGE = -6,  /* a number out of its allowed range */
+    IDX_ENOMEM = -1, /* an allocation failed */
+    IDX_EINVAL = -2, /* a bad argument or setting */
+    IDX_EIO = -3,    /* reading or writing a file failed */
+    IDX_EFAISS = -4, /* FAISS reported an error */
+    IDX_ENOENT = -5, /* an id or file does not exist */
+    IDX_ERANGE = -6, /* a number out of its allowed range */
 };
 
 #define IDX_ERROR_TEXT 256

@@ -553,3 +553,22 @@ Test(idx, rows_hidden_during_an_exact_scan_never_shorten_the_answer)
     cr_assert_eq(q.n_found, K, "answer cut to %d by a late change", q.n_found);
     idx_free(ix);
 }
+
+/* A lower BLAS threshold changes how FAISS computes, not what it finds. */
+Test(idx, blas_threshold_changes_the_path_not_the_answer)
+{
+    struct idx *ix = build(NULL);
+    float s1[NQ * K], s2[NQ * K];
+    int64_t l1[NQ * K], l2[NQ * K];
+    int old = idx_set_blas_threshold(0);
+
+    cr_assert_gt(old, 0);
+    cr_assert_eq(idx_search(ix, NQ, queries, DIM, K, s1, l1, NULL), 0);
+    cr_assert_eq(idx_set_blas_threshold(2), old);
+    cr_assert_eq(idx_set_blas_threshold(0), 2);
+    cr_assert_eq(idx_search(ix, NQ, queries, DIM, K, s2, l2, NULL), 0);
+    idx_set_blas_threshold(old);
+    for (int i = 0; i < NQ * K; i++)
+        cr_assert_float_eq(s1[i], s2[i], 1e-4, "score %d differs", i);
+    idx_free(ix);
+}
