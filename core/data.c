@@ -48,8 +48,8 @@ int gnn_interactions_push(struct gnn_interactions *x, int32_t user,
                           struct gnn_error *err)
 {
     if (user < 0 || item < 0 || user == INT32_MAX || item == INT32_MAX)
-        return gnn_error_set(err, GNN_ERANGE, "id out of range (%d, %d)",
-                             user, item);
+        return gnn_error_set(err, GNN_ERANGE, "id out of range (%d, %d)", user,
+                             item);
     if (x->n == x->cap) {
         int ret = grow(x, err);
         if (ret != 0)
@@ -86,8 +86,7 @@ static int64_t parse_id(const char **p)
 }
 
 static int parse_split_line(const char *path, long lineno, const char *line,
-                            struct gnn_interactions *out,
-                            struct gnn_error *err)
+                            struct gnn_interactions *out, struct gnn_error *err)
 {
     const char *p = line;
     int64_t user = -1;
@@ -100,10 +99,10 @@ static int parse_split_line(const char *path, long lineno, const char *line,
 
         int64_t id = parse_id(&p);
         if (id == -2)
-            return gnn_error_set(err, GNN_ERANGE, "%s:%ld: id too large",
-                                 path, lineno);
-        if (id < 0 || (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r' &&
-                       *p != '\n'))
+            return gnn_error_set(err, GNN_ERANGE, "%s:%ld: id too large", path,
+                                 lineno);
+        if (id < 0 ||
+            (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n'))
             return gnn_error_set(err, GNN_EFORMAT,
                                  "%s:%ld: expected non-negative integer ids",
                                  path, lineno);

@@ -24,6 +24,8 @@ const char *gnn_strerror(int code)
         return "not supported";
     case GNN_ECANCELED:
         return "canceled";
+    case GNN_EEXIST:
+        return "already exists";
     }
     return "unknown error";
 }

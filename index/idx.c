@@ -68,6 +68,7 @@ struct omp_scope {
 static void threads_enter(const struct idx *ix, struct omp_scope *s)
 {
     s->set = ix->nthreads > 0;
+    s->saved = 0;
     if (s->set) {
         s->saved = omp_get_max_threads();
         omp_set_num_threads(ix->nthreads);

@@ -22,7 +22,7 @@ enum svc_opt_type {
 };
 
 struct svc_opt {
-    const char *name;    /* long flag without dashes, e.g. "layers" */
+    const char *name; /* long flag without dashes, e.g. "layers" */
     enum svc_opt_type type;
     void *dest;          /* where the parsed value is stored */
     const char *def;     /* default as text; NULL means unset/required */

@@ -15,15 +15,29 @@ struct svc_common {
 
 extern struct svc_common svc_common;
 
-#define SVC_COMMON_OPTS                                                       \
-    {"config", SVC_OPT_STR, &svc_common.config, NULL, "FILE",                 \
-     "read options from FILE ('name = value' lines)", 0, 0, false},           \
-    {"log-level", SVC_OPT_STR, &svc_common.log_level, "info", "LEVEL",        \
-     "lowest log level written: debug, info, warn, error", 0, 0, false},      \
-    {"log-format", SVC_OPT_STR, &svc_common.log_format, "text", "FORMAT",     \
-     "log line format: text (key=value) or json", 0, 0, false}
+#define SVC_COMMON_OPTS                                                        \
+    {"config", SVC_OPT_STR, &svc_common.config,                                \
+     NULL,     "FILE",      "read options from FILE ('name = value' lines)",   \
+     0,        0,           false},                                            \
+        {"log-level",                                                          \
+         SVC_OPT_STR,                                                          \
+         &svc_common.log_level,                                                \
+         "info",                                                               \
+         "LEVEL",                                                              \
+         "lowest log level written: debug, info, warn, error",                 \
+         0,                                                                    \
+         0,                                                                    \
+         false},                                                               \
+    {                                                                          \
+        "log-format", SVC_OPT_STR, &svc_common.log_format, "text", "FORMAT",   \
+            "log line format: text (key=value) or json", 0, 0, false           \
+    }
 
 extern struct svc_cmd svc_cmd_version;
+extern struct svc_cmd svc_cmd_train;
+extern struct svc_cmd svc_cmd_eval;
+extern struct svc_cmd svc_cmd_serve;
+extern struct svc_cmd svc_cmd_gen;
 
 /* Run hoprec with its command line; returns the process exit status. */
 int svc_main(int argc, char **argv);

@@ -9,16 +9,16 @@
 
 enum svc_errcode {
     SVC_OK = 0,
-    SVC_ENOMEM = -1,      /* 503: out of memory */
-    SVC_EINVAL = -2,      /* 400: a bad request value */
-    SVC_ENOTFOUND = -3,   /* 404: no such user, item or route */
-    SVC_EUNAVAILABLE = -4, /* 503: no model yet, draining, store down */
-    SVC_EIO = -5,         /* 503: storage failed; retry later */
-    SVC_EINTERNAL = -6,   /* 500: a bug or a broken dependency */
-    SVC_ECONFLICT = -7,   /* 409 or 422: conflicts with earlier state */
+    SVC_ENOMEM = -1,        /* 503: out of memory */
+    SVC_EINVAL = -2,        /* 400: a bad request value */
+    SVC_ENOTFOUND = -3,     /* 404: no such user, item or route */
+    SVC_EUNAVAILABLE = -4,  /* 503: no model yet, draining, store down */
+    SVC_EIO = -5,           /* 503: storage failed; retry later */
+    SVC_EINTERNAL = -6,     /* 500: a bug or a broken dependency */
+    SVC_ECONFLICT = -7,     /* 409 or 422: conflicts with earlier state */
     SVC_EUNAUTHORIZED = -8, /* 401: no or unknown key */
-    SVC_EFORBIDDEN = -9,  /* 403: the key's role does not allow this */
-    SVC_ETOOLARGE = -10,  /* 413: body or batch over its limit */
+    SVC_EFORBIDDEN = -9,    /* 403: the key's role does not allow this */
+    SVC_ETOOLARGE = -10,    /* 413: body or batch over its limit */
 };
 
 #define SVC_ERROR_TEXT 256

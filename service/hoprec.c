@@ -9,6 +9,10 @@ struct svc_common svc_common;
 
 static struct svc_cmd *const commands[] = {
     &svc_cmd_version,
+    &svc_cmd_serve,
+    &svc_cmd_train,
+    &svc_cmd_eval,
+    &svc_cmd_gen,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -74,7 +78,7 @@ int svc_main(int argc, char **argv)
         if (strcmp(argv[1], commands[i]->name) == 0)
             return run_command(commands[i], argc - 1, argv + 1);
     }
-    fprintf(stderr,
-            "hoprec: unknown command '%s' (see 'hoprec --help')\n", argv[1]);
+    fprintf(stderr, "hoprec: unknown command '%s' (see 'hoprec --help')\n",
+            argv[1]);
     return 2;
 }

@@ -156,8 +156,7 @@ static size_t fields_to_json(char *out, size_t size, const char *fields)
     return n;
 }
 
-void svc_log(enum svc_log_level level, const char *msg, const char *kvfmt,
-             ...)
+void svc_log(enum svc_log_level level, const char *msg, const char *kvfmt, ...)
 {
     char ts[40], fields[2048] = "", line[4096];
     size_t n;
@@ -184,8 +183,8 @@ void svc_log(enum svc_log_level level, const char *msg, const char *kvfmt,
         snprintf(line + n, sizeof(line) - n, "}\n");
     } else {
         char quoted[512];
-        snprintf(line, sizeof(line), "ts=%s level=%s pid=%ld msg=%s%s%s\n",
-                 ts, level_names[level], (long)getpid(),
+        snprintf(line, sizeof(line), "ts=%s level=%s pid=%ld msg=%s%s%s\n", ts,
+                 level_names[level], (long)getpid(),
                  svc_log_quote(quoted, sizeof(quoted), msg),
                  fields[0] ? " " : "", fields);
     }

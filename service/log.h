@@ -41,8 +41,8 @@ bool svc_log_enabled(enum svc_log_level level);
  * key=value fields, e.g. "path=%s status=%d". A value that may hold spaces
  * or quotes must be written with %q-style quoting by svc_log_quote().
  */
-void svc_log(enum svc_log_level level, const char *msg, const char *kvfmt,
-             ...) __attribute__((format(printf, 3, 4)));
+void svc_log(enum svc_log_level level, const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define svc_log_debug(...) svc_log(SVC_LOG_DEBUG, __VA_ARGS__)
 #define svc_log_info(...)  svc_log(SVC_LOG_INFO, __VA_ARGS__)

@@ -13,14 +13,15 @@
 
 enum gnn_errcode {
     GNN_OK = 0,
-    GNN_ENOMEM = -1,  /* an allocation failed */
-    GNN_EINVAL = -2,  /* a bad argument or setting */
-    GNN_EIO = -3,     /* reading or writing a file failed */
-    GNN_EFORMAT = -4, /* a file's content is malformed */
-    GNN_ERANGE = -5,  /* a number or id out of its allowed range */
-    GNN_ENOENT = -6,  /* a file or entity does not exist */
-    GNN_ENOTSUP = -7, /* the operation is not supported by this model */
+    GNN_ENOMEM = -1,    /* an allocation failed */
+    GNN_EINVAL = -2,    /* a bad argument or setting */
+    GNN_EIO = -3,       /* reading or writing a file failed */
+    GNN_EFORMAT = -4,   /* a file's content is malformed */
+    GNN_ERANGE = -5,    /* a number or id out of its allowed range */
+    GNN_ENOENT = -6,    /* a file or entity does not exist */
+    GNN_ENOTSUP = -7,   /* the operation is not supported by this model */
     GNN_ECANCELED = -8, /* the caller asked to stop */
+    GNN_EEXIST = -9,    /* a unique key is taken already */
 };
 
 #define GNN_ERROR_TEXT 256

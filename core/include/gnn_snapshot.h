@@ -39,22 +39,22 @@
 #define GNN_SNAPSHOT_FORMAT 1
 
 struct gnn_snapshot {
-    char model[32];        /* model name, e.g. "lightgcn" */
-    int32_t dim;           /* embedding width */
+    char model[32]; /* model name, e.g. "lightgcn" */
+    int32_t dim;    /* embedding width */
     int32_t n_users;
     int32_t n_items;
-    float *users;          /* n_users * dim, row-major */
-    float *items_source;   /* n_items * dim */
-    float *items_target;   /* n_items * dim; equal to source for models
-                              with one item embedding */
-    char **user_ids;       /* n_users NUL-terminated strings, each one
-                              malloc'd and owned by the snapshot */
-    char **item_ids;       /* n_items strings, owned the same way */
+    float *users;           /* n_users * dim, row-major */
+    float *items_source;    /* n_items * dim */
+    float *items_target;    /* n_items * dim; equal to source for models
+                               with one item embedding */
+    char **user_ids;        /* n_users NUL-terminated strings, each one
+                               malloc'd and owned by the snapshot */
+    char **item_ids;        /* n_items strings, owned the same way */
     float *item_popularity; /* n_items, or NULL */
-    int64_t *seen_indptr;  /* n_users + 1, or NULL */
-    int32_t *seen_items;   /* seen_indptr[n_users], or NULL */
-    json_t *info;          /* object merged into the manifest: parameters,
-                              training figures (owned; may be NULL) */
+    int64_t *seen_indptr;   /* n_users + 1, or NULL */
+    int32_t *seen_items;    /* seen_indptr[n_users], or NULL */
+    json_t *info;           /* object merged into the manifest: parameters,
+                               training figures (owned; may be NULL) */
 };
 
 /*

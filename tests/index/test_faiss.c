@@ -12,11 +12,11 @@
 enum { DIM = 4, N_ITEMS = 5 };
 
 static const float items[N_ITEMS * DIM] = {
-    1, 0, 0, 0, /* 0 */
-    0, 1, 0, 0, /* 1 */
-    0, 0, 1, 0, /* 2 */
+    1,    0,    0, 0, /* 0 */
+    0,    1,    0, 0, /* 1 */
+    0,    0,    1, 0, /* 2 */
     0.6f, 0.8f, 0, 0, /* 3 */
-    0, 0, 0, 2, /* 4 */
+    0,    0,    0, 2, /* 4 */
 };
 
 Test(faiss, flat_inner_product_finds_the_best_items)
@@ -30,9 +30,9 @@ Test(faiss, flat_inner_product_finds_the_best_items)
     cr_assert_eq(faiss_Index_add((FaissIndex *)index, N_ITEMS, items), 0);
     cr_assert_eq(faiss_Index_ntotal((FaissIndex *)index), N_ITEMS);
 
-    cr_assert_eq(faiss_Index_search((FaissIndex *)index, 1, query, 3,
-                                    scores, labels),
-                 0);
+    cr_assert_eq(
+        faiss_Index_search((FaissIndex *)index, 1, query, 3, scores, labels),
+        0);
 
     /* 3: 0.3+0.8=1.1, 1: 1.0, 0: 0.5 (4 scores 0.2, 2 scores 0). */
     cr_assert_eq(labels[0], 3);
@@ -50,13 +50,12 @@ Test(faiss, factory_builds_an_hnsw_index_that_searches)
     float scores[1];
     idx_t labels[1];
 
-    cr_assert_eq(faiss_index_factory(&index, DIM, "HNSW8,Flat",
-                                     METRIC_INNER_PRODUCT),
-                 0, "factory failed: %s", faiss_get_last_error());
+    cr_assert_eq(
+        faiss_index_factory(&index, DIM, "HNSW8,Flat", METRIC_INNER_PRODUCT), 0,
+        "factory failed: %s", faiss_get_last_error());
     cr_assert_eq(faiss_Index_add(index, N_ITEMS, items), 0);
-    cr_assert_eq(faiss_Index_search(index, 1, &items[4 * DIM], 1, scores,
-                                    labels),
-                 0);
+    cr_assert_eq(
+        faiss_Index_search(index, 1, &items[4 * DIM], 1, scores, labels), 0);
     cr_assert_eq(labels[0], 4);
     faiss_Index_free(index);
 }

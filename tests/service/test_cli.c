@@ -74,8 +74,8 @@ Test(cli, defaults_apply_when_nothing_is_given)
 Test(cli, flags_in_both_spellings_and_positionals)
 {
     int first = -1;
-    char *argv[] = {"demo", "--layers", "8", "--name=gcn", "--verbose",
-                    "extra", NULL};
+    char *argv[] = {"demo",      "--layers", "8", "--name=gcn",
+                    "--verbose", "extra",    NULL};
 
     cr_assert_eq(svc_cli_parse(&cmd, 6, argv, &first), 0);
     cr_assert_eq(layers, 8);
@@ -123,8 +123,7 @@ Test(cli, a_bad_config_line_names_file_and_line)
     fflush(stderr);
     char line[512] = "";
     fgets(line, sizeof(line), cr_get_redirected_stderr());
-    cr_assert_not_null(strstr(line, ":2: expected 'name = value'"), "%s",
-                       line);
+    cr_assert_not_null(strstr(line, ":2: expected 'name = value'"), "%s", line);
     svc_cli_free(&cmd);
     unlink(path);
 }
@@ -134,4 +133,38 @@ Test(cli, help_is_printed_and_reported, .init = cr_redirect_stdout)
     cr_assert_eq(parse(2, (char *[]){"demo", "--help", NULL}), 1);
     fflush(stdout);
     cr_assert_stdout_neq_str("");
+}
+
+static char *long_text;
+
+static struct svc_opt wordy_opts[] = {
+    {"a-rather-long-option-name", SVC_OPT_STR, &long_text, "x", "VALUE",
+     "this help text is long enough that it has to be wrapped over several "
+     "lines of the terminal so that nothing runs past the right margin of "
+     "an eighty column screen",
+     0, 0, false},
+    {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
+};
+
+Test(cli, help_is_wrapped_within_80_columns, .init = cr_redirect_stdout)
+{
+    const struct svc_cmd wordy = {
+        .name = "wordy",
+        .usage = "[options]",
+        .description = "First paragraph, long enough to need wrapping, "
+                       "because it goes on and on about what the command "
+                       "does.\n\nSecond paragraph.",
+        .opts = wordy_opts,
+    };
+    char line[256];
+    int lines = 0;
+
+    svc_cli_print_help(&wordy);
+    fflush(stdout);
+    FILE *out = cr_get_redirected_stdout();
+    while (fgets(line, sizeof(line), out) != NULL) {
+        cr_assert_leq(strlen(line), 80, "too wide: %s", line);
+        lines++;
+    }
+    cr_assert_geq(lines, 10);
 }
