@@ -45,7 +45,8 @@ settings() {
   local common="--dim 64 --batch 2048 --negatives 1 --l2 0.0001"
   case "$model" in
     pop | itemknn | ease) echo "--ease-lambda 500 --neighbors 100" ;;
-    gcn) echo "$common --layers 2 --lr 0.001 --epochs 200 --patience 5" ;;
+    gcn) echo "$common --layers 2 --lr 0.01 --lr-decay 0.97 --epochs 100" \
+      "--eval-every 2 --patience 5" ;;
     mf | lightgcn)
       if [ "$profile" = paper ]; then
         echo "$common --layers 2 --lr 0.001 --epochs 1000 --patience 10"
