@@ -8,11 +8,15 @@
  *
  * Leader/follower: the first caller finding no open batch opens one and
  * leads it; later callers join it. The leader waits until the batch is
- * full or max_wait_us has passed, closes it (the next caller opens a new
- * one, so batches overlap), searches outside the lock and marks every
- * member done. Each member's slot lives on its own stack and the leader
- * touches it only before marking it done, under the lock, so nothing
- * outlives its owner.
+ * full, or max_wait_us has passed and no other batch is being searched;
+ * then it closes the batch (the next caller opens a new one), searches
+ * outside the lock and marks every member done. Holding a batch back
+ * while another one is searched is what makes batches grow with the
+ * load: a search takes all the cores anyway (BLAS for 20 queries or
+ * more), and a second small batch started beside it would be answered
+ * at almost the cost per query of single searches. Each member's slot lives on
+ * its own stack and the leader touches it only before marking it done, under
+ * the lock, so nothing outlives its owner.
  */
 #include "idx.h"
 
@@ -40,6 +44,7 @@ struct idx_batcher {
     struct slot **open;   /* max_batch slots of the open batch */
     int n_open;
     bool has_leader; /* a batch is open */
+    int searching;   /* batches being searched */
 };
 
 int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
@@ -94,13 +99,12 @@ void idx_batcher_free(struct idx_batcher *b)
     free(b);
 }
 
-/* Wait, lock held, until the open batch is full or the deadline. */
+/* Wait, lock held, until the open batch is full, or the deadline has
+ * passed and no other batch is being searched. */
 static void leader_wait(struct idx_batcher *b)
 {
     struct timespec until;
 
-    if (b->max_wait_ns == 0)
-        return;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += b->max_wait_ns;
     while (until.tv_nsec >= 1000000000L) {
@@ -136,6 +140,7 @@ static void lead(struct idx_batcher *b, struct slot *me)
         memcpy(members, b->open, (size_t)n * sizeof(*members));
     b->n_open = 0;
     b->has_leader = false;
+    b->searching++;
     pthread_cond_broadcast(&b->taken);
 
     if (members == NULL || qs == NULL) {
@@ -147,6 +152,8 @@ static void lead(struct idx_batcher *b, struct slot *me)
             b->open[i]->err = err;
             b->open[i]->done = true;
         }
+        b->searching--;
+        pthread_cond_signal(&b->full);
         pthread_cond_broadcast(&b->done);
         free(members);
         free(qs);
@@ -166,6 +173,8 @@ static void lead(struct idx_batcher *b, struct slot *me)
         members[i]->err = err;
         members[i]->done = true;
     }
+    b->searching--;
+    pthread_cond_signal(&b->full);
     pthread_cond_broadcast(&b->done);
     free(members);
     free(qs);

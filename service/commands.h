@@ -34,6 +34,8 @@ extern struct svc_common svc_common;
     }
 
 extern struct svc_cmd svc_cmd_version;
+extern struct svc_cmd svc_cmd_train;
+extern struct svc_cmd svc_cmd_eval;
 extern struct svc_cmd svc_cmd_serve;
 
 /* Run hoprec with its command line; returns the process exit status. */

@@ -9,6 +9,8 @@ struct svc_common svc_common;
 
 static struct svc_cmd *const commands[] = {
     &svc_cmd_version,
+    &svc_cmd_train,
+    &svc_cmd_eval,
     &svc_cmd_serve,
 };
 

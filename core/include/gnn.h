@@ -5,11 +5,20 @@
 #ifndef GNN_H
 #define GNN_H
 
+#include "gnn_csr.h"
 #include "gnn_data.h"
+#include "gnn_dense.h"
 #include "gnn_err.h"
+#include "gnn_eval.h"
+#include "gnn_graph.h"
+#include "gnn_model.h"
 #include "gnn_npy.h"
+#include "gnn_pool.h"
+#include "gnn_report.h"
+#include "gnn_rng.h"
 #include "gnn_snapshot.h"
 #include "gnn_store.h"
+#include "gnn_train.h"
 
 /* Version of the core library, "MAJOR.MINOR.PATCH". */
 const char *gnn_version(void);

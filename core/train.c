@@ -1,0 +1,376 @@
+#include "gnn_train.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void gnn_train_config_default(struct gnn_train_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->epochs = 1000;
+    c->batch = 2048;
+    c->negatives = 1;
+    c->lr = 1e-3f;
+    c->lr_decay = 1.0f;
+    c->l2 = 1e-4f;
+    c->beta1 = 0.9f;
+    c->beta2 = 0.999f;
+    c->eps = 1e-8f;
+    c->seed = 2024;
+    c->eval_every = 5;
+    c->patience = 10;
+    c->stop_cut = 20;
+    c->n_cut = 2;
+    c->cut[0] = 10;
+    c->cut[1] = 20;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int32_t n)
+{
+    double *s;
+    double r;
+
+    if (n == 0)
+        return 0.0;
+    s = malloc((size_t)n * sizeof(*s));
+    if (s == NULL)
+        return v[n - 1];
+    memcpy(s, v, (size_t)n * sizeof(*s));
+    qsort(s, (size_t)n, sizeof(*s), cmp_double);
+    r = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    free(s);
+    return r;
+}
+
+static int check_config(const struct gnn_train_config *c, struct gnn_error *err)
+{
+    if (c->epochs < 1 || c->batch < 1 || c->negatives < 1 ||
+        c->negatives > 1000)
+        return gnn_error_set(err, GNN_EINVAL,
+                             "epochs, batch and negatives must be positive");
+    if (!(c->lr > 0.0f) || !(c->l2 >= 0.0f) || !(c->lr_decay > 0.0f) ||
+        !(c->beta1 >= 0.0f && c->beta1 < 1.0f) ||
+        !(c->beta2 >= 0.0f && c->beta2 < 1.0f) || !(c->eps > 0.0f))
+        return gnn_error_set(err, GNN_EINVAL, "bad optimizer setting");
+    if (c->eval_every < 0 || c->patience < 0 || c->n_cut < 1 ||
+        c->n_cut > GNN_MAX_CUTOFFS)
+        return gnn_error_set(err, GNN_EINVAL, "bad evaluation setting");
+    return 0;
+}
+
+/* ------------------------------------------------------------ state */
+
+struct trainer {
+    struct gnn_model *m;
+    const struct gnn_train_config *cfg;
+    struct gnn_pool *pool;
+    struct gnn_rng rng;
+    int64_t n_pos;
+    int32_t *entry_user;       /* n_pos: the user of each training entry */
+    int64_t *order;            /* n_pos: this epoch's order of entries */
+    int32_t *user, *pos, *neg; /* batch buffers */
+    float **best;              /* copies of the parameters at the best epoch */
+    double *epoch_secs;
+    int64_t step;
+};
+
+static void trainer_free(struct trainer *t)
+{
+    free(t->entry_user);
+    free(t->order);
+    free(t->user);
+    free(t->pos);
+    free(t->neg);
+    if (t->best != NULL) {
+        for (int p = 0; p < t->m->n_params; p++)
+            free(t->best[p]);
+    }
+    free(t->best);
+    free(t->epoch_secs);
+}
+
+static int trainer_init(struct trainer *t, struct gnn_model *m,
+                        const struct gnn_train_config *cfg,
+                        struct gnn_pool *pool, struct gnn_error *err)
+{
+    const struct gnn_csr *ui = &m->graph->ui;
+    size_t nb = (size_t)cfg->batch;
+
+    memset(t, 0, sizeof(*t));
+    t->m = m;
+    t->cfg = cfg;
+    t->pool = pool;
+    t->n_pos = ui->nnz;
+    gnn_rng_seed(&t->rng, cfg->seed);
+    t->entry_user = malloc((size_t)(t->n_pos + 1) * sizeof(*t->entry_user));
+    t->order = malloc((size_t)(t->n_pos + 1) * sizeof(*t->order));
+    t->user = malloc(nb * sizeof(*t->user));
+    t->pos = malloc(nb * sizeof(*t->pos));
+    t->neg = malloc(nb * (size_t)cfg->negatives * sizeof(*t->neg));
+    t->best = calloc((size_t)m->n_params + 1, sizeof(*t->best));
+    t->epoch_secs = calloc((size_t)cfg->epochs, sizeof(*t->epoch_secs));
+    if (t->entry_user == NULL || t->order == NULL || t->user == NULL ||
+        t->pos == NULL || t->neg == NULL || t->best == NULL ||
+        t->epoch_secs == NULL)
+        return gnn_error_set(err, GNN_ENOMEM, "cannot allocate the trainer");
+    for (int p = 0; p < m->n_params; p++) {
+        t->best[p] = malloc((size_t)m->params[p].n * sizeof(float));
+        if (t->best[p] == NULL)
+            return gnn_error_set(err, GNN_ENOMEM,
+                                 "cannot allocate a parameter copy");
+        memcpy(t->best[p], m->params[p].w,
+               (size_t)m->params[p].n * sizeof(float));
+    }
+    for (int32_t u = 0; u < ui->n_rows; u++) {
+        for (int64_t k = ui->row_ptr[u]; k < ui->row_ptr[u + 1]; k++)
+            t->entry_user[k] = u;
+    }
+    for (int64_t k = 0; k < t->n_pos; k++)
+        t->order[k] = k;
+    return 0;
+}
+
+static void save_best(struct trainer *t, int restore)
+{
+    for (int p = 0; p < t->m->n_params; p++) {
+        size_t bytes = (size_t)t->m->params[p].n * sizeof(float);
+        if (restore)
+            memcpy(t->m->params[p].w, t->best[p], bytes);
+        else
+            memcpy(t->best[p], t->m->params[p].w, bytes);
+    }
+}
+
+/* ------------------------------------------------------------ epoch */
+
+static void shuffle(struct trainer *t)
+{
+    for (int64_t k = t->n_pos - 1; k > 0; k--) {
+        /* n_pos < 2^32 in practice; draw 64 bits for larger ones. */
+        int64_t j = (int64_t)(gnn_rng_next(&t->rng) % (uint64_t)(k + 1));
+        int64_t s = t->order[k];
+        t->order[k] = t->order[j];
+        t->order[j] = s;
+    }
+}
+
+static double train_batch(struct trainer *t, int64_t first, int32_t n, float lr)
+{
+    struct gnn_model *m = t->m;
+    const struct gnn_csr *ui = &m->graph->ui;
+    int32_t n_neg = t->cfg->negatives;
+    size_t out_bytes = (size_t)m->dim * sizeof(float);
+    struct gnn_batch b = {n, n_neg, t->user, t->pos, t->neg};
+    double loss;
+
+    for (int32_t q = 0; q < n; q++) {
+        int64_t e = t->order[first + q];
+        t->user[q] = t->entry_user[e];
+        t->pos[q] = ui->col_idx[e];
+        gnn_sample_negatives(m->graph, &t->rng, t->user[q], n_neg,
+                             t->neg + (size_t)q * n_neg);
+    }
+
+    m->ops->forward(m, t->pool);
+    memset(m->grad_user, 0, (size_t)m->n_users * out_bytes);
+    memset(m->grad_item, 0, (size_t)m->n_items * out_bytes);
+    loss = gnn_bpr_loss(m, &b);
+    m->ops->backward(m, t->pool);
+    loss += gnn_l2_loss(m, &b, t->cfg->l2);
+    gnn_adam_step(m, ++t->step, lr, t->cfg->beta1, t->cfg->beta2, t->cfg->eps,
+                  t->pool);
+    return loss;
+}
+
+static double train_epoch(struct trainer *t, float lr)
+{
+    double total = 0.0;
+    int64_t n_batches = 0;
+
+    shuffle(t);
+    for (int64_t first = 0; first < t->n_pos; first += t->cfg->batch) {
+        int64_t left = t->n_pos - first;
+        int32_t n = left < t->cfg->batch ? (int32_t)left : t->cfg->batch;
+        total += train_batch(t, first, n, lr);
+        n_batches++;
+    }
+    return n_batches > 0 ? total / (double)n_batches : 0.0;
+}
+
+/* ------------------------------------------------------------- loop */
+
+static int fit_closed_form(struct gnn_model *m, const struct gnn_csr *valid,
+                           const struct gnn_csr *test,
+                           const struct gnn_train_config *cfg,
+                           struct gnn_pool *pool, struct gnn_train_result *r,
+                           struct gnn_error *err)
+{
+    struct gnn_metrics tm;
+    double t0 = now();
+    int ret = m->ops->fit(m, pool, err);
+
+    if (ret != 0)
+        return ret;
+    r->epochs_run = 1;
+    r->best_epoch = 1;
+    r->train_seconds = now() - t0;
+    r->seconds_per_epoch = r->train_seconds;
+    if (valid != NULL) {
+        ret = gnn_evaluate(m, &m->graph->ui, valid, cfg->cut, cfg->n_cut, pool,
+                           &r->valid, err);
+        if (ret != 0)
+            return ret;
+        r->has_valid = 1;
+    }
+    if (test != NULL) {
+        ret = gnn_evaluate(m, &m->graph->ui, test, cfg->cut, cfg->n_cut, pool,
+                           &tm, err);
+        if (ret != 0)
+            return ret;
+    }
+    r->wall_seconds = now() - t0;
+    r->seconds_to_best = r->wall_seconds;
+    if (cfg->progress != NULL) {
+        struct gnn_progress p = {1,
+                                 1,
+                                 0.0,
+                                 r->train_seconds,
+                                 0.0,
+                                 r->wall_seconds,
+                                 r->has_valid ? &r->valid : NULL,
+                                 test != NULL ? &tm : NULL,
+                                 1};
+        if (cfg->progress(&p, cfg->progress_ctx) != 0)
+            return gnn_error_set(err, GNN_ECANCELED, "training canceled");
+    }
+    return 0;
+}
+
+struct loop_state {
+    double best_ndcg;
+    int32_t stale;
+    int stop;
+};
+
+/* Validate after epoch e; updates the best copy and the stop flag. */
+static int validate(struct trainer *t, const struct gnn_csr *valid,
+                    const struct gnn_csr *test, int32_t e,
+                    struct gnn_metrics *vm, struct gnn_metrics *tm,
+                    struct loop_state *s, struct gnn_train_result *r,
+                    double t_start, struct gnn_error *err)
+{
+    const struct gnn_train_config *cfg = t->cfg;
+    struct gnn_model *m = t->m;
+    int ret;
+
+    m->ops->forward(m, t->pool);
+    ret = gnn_evaluate(m, &m->graph->ui, valid, cfg->cut, cfg->n_cut, t->pool,
+                       vm, err);
+    if (ret == 0 && test != NULL)
+        ret = gnn_evaluate(m, &m->graph->ui, test, cfg->cut, cfg->n_cut,
+                           t->pool, tm, err);
+    if (ret != 0)
+        return ret;
+
+    int c = gnn_metrics_find(vm, cfg->stop_cut);
+    double ndcg = vm->ndcg[c >= 0 ? c : vm->n_cut - 1];
+    if (!r->has_valid || ndcg > s->best_ndcg) {
+        s->best_ndcg = ndcg;
+        s->stale = 0;
+        r->has_valid = 1;
+        r->valid = *vm;
+        r->best_epoch = e;
+        r->seconds_to_best = now() - t_start;
+        save_best(t, 0);
+    } else if (cfg->patience > 0 && ++s->stale >= cfg->patience) {
+        s->stop = 1;
+    }
+    return 0;
+}
+
+int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
+              const struct gnn_csr *test, const struct gnn_train_config *cfg,
+              struct gnn_pool *pool, struct gnn_train_result *res,
+              struct gnn_error *err)
+{
+    struct trainer t;
+    struct loop_state s = {0};
+    struct gnn_metrics vm, tm;
+    double t_start = now();
+    float lr = cfg->lr;
+    int ret;
+
+    memset(res, 0, sizeof(*res));
+    ret = check_config(cfg, err);
+    if (ret != 0)
+        return ret;
+    if (m->ops->fit != NULL)
+        return fit_closed_form(m, valid, test, cfg, pool, res, err);
+    if (!gnn_model_trainable(m))
+        return gnn_error_set(err, GNN_ENOTSUP, "model %s cannot be trained",
+                             m->ops->name);
+    ret = trainer_init(&t, m, cfg, pool, err);
+    if (ret != 0)
+        goto out;
+
+    for (int32_t e = 1; e <= cfg->epochs && !s.stop; e++) {
+        double t0 = now();
+        double loss = train_epoch(&t, lr);
+        lr *= cfg->lr_decay;
+        t.epoch_secs[e - 1] = now() - t0;
+        res->train_seconds += t.epoch_secs[e - 1];
+        res->epochs_run = e;
+        res->final_loss = loss;
+
+        int evaluated = valid != NULL && cfg->eval_every > 0 &&
+                        (e % cfg->eval_every == 0 || e == cfg->epochs);
+        if (evaluated) {
+            ret = validate(&t, valid, test, e, &vm, &tm, &s, res, t_start, err);
+            if (ret != 0)
+                goto out;
+        }
+        if (cfg->progress != NULL) {
+            double med = median(t.epoch_secs, e);
+            struct gnn_progress p = {e,
+                                     cfg->epochs,
+                                     loss,
+                                     t.epoch_secs[e - 1],
+                                     med * (cfg->epochs - e),
+                                     now() - t_start,
+                                     evaluated ? &vm : NULL,
+                                     evaluated && test != NULL ? &tm : NULL,
+                                     res->best_epoch};
+            if (cfg->progress(&p, cfg->progress_ctx) != 0) {
+                ret = gnn_error_set(err, GNN_ECANCELED, "training canceled");
+                goto out;
+            }
+        }
+    }
+
+    if (res->has_valid && res->best_epoch < res->epochs_run)
+        save_best(&t, 1);
+    if (!res->has_valid) {
+        res->best_epoch = res->epochs_run;
+        res->seconds_to_best = now() - t_start;
+    }
+    m->ops->forward(m, pool);
+    res->seconds_per_epoch = median(t.epoch_secs, res->epochs_run);
+    res->wall_seconds = now() - t_start;
+    ret = 0;
+out:
+    trainer_free(&t);
+    return ret;
+}

@@ -1,0 +1,345 @@
+#include "commands.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gnn.h"
+#include "log.h"
+
+static struct {
+    char *data, *model, *out, *report;
+    long layers, dim, epochs, batch, negatives, seed, threads;
+    long eval_every, patience, neighbors, mem_limit_mb;
+    double lr, lr_decay, l2, init_std, ease_lambda;
+    bool track_test;
+} o;
+
+static struct svc_opt train_opts[] = {
+    {"data", SVC_OPT_STR, &o.data, NULL, "DIR",
+     "folder with train.txt and optionally valid.txt, test.txt", 0, 0, true},
+    {"model", SVC_OPT_STR, &o.model, "lightgcn", "NAME",
+     "pop, itemknn, ease, mf, lightgcn or gcn", 0, 0, false},
+    {"layers", SVC_OPT_INT, &o.layers, "3", "L",
+     "propagation hops (lightgcn) or layers (gcn)", 0, 16, false},
+    {"dim", SVC_OPT_INT, &o.dim, "64", "D", "embedding width", 1, 4096, false},
+    {"epochs", SVC_OPT_INT, &o.epochs, "1000", "N", "most epochs", 1, 1000000,
+     false},
+    {"batch", SVC_OPT_INT, &o.batch, "2048", "B", "positives per mini-batch", 1,
+     16777216, false},
+    {"negatives", SVC_OPT_INT, &o.negatives, "1", "M",
+     "sampled negatives per positive", 1, 1000, false},
+    {"lr", SVC_OPT_DOUBLE, &o.lr, "0.001", "X", "Adam learning rate", 1e-9, 10,
+     false},
+    {"lr-decay", SVC_OPT_DOUBLE, &o.lr_decay, "1", "F",
+     "learning rate multiplied by F after each epoch", 1e-3, 1, false},
+    {"l2", SVC_OPT_DOUBLE, &o.l2, "0.0001", "Y",
+     "L2 weight on the batch's base embeddings", 0, 100, false},
+    {"init-std", SVC_OPT_DOUBLE, &o.init_std, "0.1", "S",
+     "std of the normal initial embeddings", 0, 10, false},
+    {"seed", SVC_OPT_INT, &o.seed, "2024", "S", "random seed", 0, 1e15, false},
+    {"threads", SVC_OPT_INT, &o.threads, "0", "T",
+     "worker threads (0: one per online core)", 0, 256, false},
+    {"eval-every", SVC_OPT_INT, &o.eval_every, "5", "E",
+     "epochs between validations (0: never)", 0, 1000000, false},
+    {"patience", SVC_OPT_INT, &o.patience, "10", "P",
+     "validations without NDCG@20 gain before stopping (0: never)", 0, 1000000,
+     false},
+    {"neighbors", SVC_OPT_INT, &o.neighbors, "100", "N",
+     "itemknn: neighbours kept per item", 1, 100000, false},
+    {"ease-lambda", SVC_OPT_DOUBLE, &o.ease_lambda, "500", "X",
+     "ease: ridge added to the Gram diagonal", 1e-6, 1e9, false},
+    {"mem-limit-mb", SVC_OPT_INT, &o.mem_limit_mb, "2048", "MB",
+     "ease: refuse an item x item matrix larger than this", 1, 1048576, false},
+    {"track-test", SVC_OPT_BOOL, &o.track_test, "false", NULL,
+     "also score test.txt at each validation (reported, never used to "
+     "choose)",
+     0, 0, false},
+    {"out", SVC_OPT_STR, &o.out, NULL, "SNAPSHOT",
+     "write the trained embeddings as a snapshot folder", 0, 0, false},
+    {"report", SVC_OPT_STR, &o.report, NULL, "FILE",
+     "write a JSON report of the run", 0, 0, false},
+    SVC_COMMON_OPTS,
+    {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
+};
+
+/* ------------------------------------------------------------ progress */
+
+struct progress_ctx {
+    int tty; /* redraw one line in place */
+    json_t *history;
+};
+
+static void format_eta(double s, char *buf, size_t size)
+{
+    if (s >= 3600.0)
+        snprintf(buf, size, "%dh%02dm", (int)(s / 3600),
+                 (int)fmod(s, 3600) / 60);
+    else if (s >= 60.0)
+        snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, size, "%.0fs", s);
+}
+
+static double at20(const struct gnn_metrics *m, const double *fig)
+{
+    int c = gnn_metrics_find(m, 20);
+    return fig[c >= 0 ? c : m->n_cut - 1];
+}
+
+static void history_add(struct progress_ctx *pc, const struct gnn_progress *p)
+{
+    json_t *h = json_pack("{s:i, s:f, s:f, s:f}", "epoch", (json_int_t)p->epoch,
+                          "loss", p->loss, "seconds", p->seconds,
+                          "wall_seconds", p->wall_seconds);
+
+    if (h == NULL)
+        return;
+    if (p->valid != NULL)
+        json_object_set_new(h, "valid", gnn_metrics_json(p->valid));
+    if (p->test != NULL)
+        json_object_set_new(h, "test", gnn_metrics_json(p->test));
+    json_array_append_new(pc->history, h);
+}
+
+static int on_progress(const struct gnn_progress *p, void *ctx)
+{
+    struct progress_ctx *pc = ctx;
+    char eta[32], figs[160] = "";
+
+    if (p->valid != NULL || p->test != NULL)
+        history_add(pc, p);
+    format_eta(p->eta_seconds, eta, sizeof(eta));
+    if (p->valid != NULL)
+        snprintf(figs, sizeof(figs), " valid recall@20 %.4f ndcg@20 %.4f",
+                 at20(p->valid, p->valid->recall),
+                 at20(p->valid, p->valid->ndcg));
+    if (pc->tty) {
+        printf("\r\033[Kepoch %d/%d loss %.5f %.2fs eta %s%s", p->epoch,
+               p->epochs, p->loss, p->seconds, eta, figs);
+        if (p->valid != NULL)
+            printf("\n");
+        fflush(stdout);
+        return 0;
+    }
+    if (p->valid != NULL)
+        svc_log_info("epoch done",
+                     "epoch=%d epochs=%d loss=%.5f seconds=%.3f eta=%s "
+                     "valid_recall_at_20=%.4f valid_ndcg_at_20=%.4f "
+                     "best_epoch=%d",
+                     p->epoch, p->epochs, p->loss, p->seconds, eta,
+                     at20(p->valid, p->valid->recall),
+                     at20(p->valid, p->valid->ndcg), p->best_epoch);
+    else
+        svc_log_info("epoch done",
+                     "epoch=%d epochs=%d loss=%.5f seconds=%.3f eta=%s",
+                     p->epoch, p->epochs, p->loss, p->seconds, eta);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- run */
+
+struct run {
+    struct gnn_dataset ds;
+    struct gnn_graph graph;
+    struct gnn_csr valid, test;
+    struct gnn_pool *pool;
+    struct gnn_model *model;
+    json_t *report;
+    struct progress_ctx pc;
+};
+
+static void run_free(struct run *r)
+{
+    gnn_model_free(r->model);
+    gnn_pool_free(r->pool);
+    gnn_csr_free(&r->valid);
+    gnn_csr_free(&r->test);
+    gnn_graph_free(&r->graph);
+    gnn_dataset_free(&r->ds);
+    json_decref(r->report);
+    json_decref(r->pc.history);
+}
+
+static int thread_count(void)
+{
+    long n = o.threads;
+
+    if (n == 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+static int load(const struct svc_cmd *cmd, struct run *r, struct gnn_error *err)
+{
+    int ret = gnn_dataset_load_splits(o.data, &r->ds, err);
+
+    if (ret == 0)
+        ret = gnn_graph_build(&r->ds.train, r->ds.n_users, r->ds.n_items, 0.5f,
+                              0.5f, &r->graph, err);
+    if (ret == 0 && r->ds.valid.n > 0)
+        ret = gnn_interactions_to_csr(&r->ds.valid, r->ds.n_users,
+                                      r->ds.n_items, &r->valid, err);
+    if (ret == 0 && r->ds.test.n > 0)
+        ret = gnn_interactions_to_csr(&r->ds.test, r->ds.n_users, r->ds.n_items,
+                                      &r->test, err);
+    if (ret == 0)
+        svc_log_info("data loaded",
+                     "users=%d items=%d train=%lld valid=%lld test=%lld "
+                     "edges=%lld",
+                     r->ds.n_users, r->ds.n_items, (long long)r->ds.train.n,
+                     (long long)r->ds.valid.n, (long long)r->ds.test.n,
+                     (long long)r->graph.adj.nnz);
+    return ret;
+}
+
+static json_t *base_report(const struct run *r, int threads)
+{
+    return json_pack(
+        "{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:I, s:i, "
+        "s:s, s:i, s:i, s:I}",
+        "model", o.model, "layers", (json_int_t)o.layers, "dim",
+        (json_int_t)o.dim, "batch", (json_int_t)o.batch, "negatives",
+        (json_int_t)o.negatives, "lr", o.lr, "lr_decay", o.lr_decay, "l2", o.l2,
+        "seed", (json_int_t)o.seed, "threads", (json_int_t)threads, "data",
+        o.data, "n_users", (json_int_t)r->ds.n_users, "n_items",
+        (json_int_t)r->ds.n_items, "n_train", (json_int_t)r->ds.train.n);
+}
+
+static int train(const struct svc_cmd *cmd, struct run *r,
+                 struct gnn_error *err)
+{
+    struct gnn_model_config mc;
+    struct gnn_train_config tc;
+    struct gnn_train_result res;
+    int kind = gnn_model_kind_parse(o.model);
+    int threads = thread_count();
+    int ret;
+
+    gnn_model_config_default(&mc, (enum gnn_model_kind)kind);
+    mc.dim = (int32_t)o.dim;
+    mc.layers = (int32_t)o.layers;
+    mc.init_std = (float)o.init_std;
+    mc.seed = (uint64_t)o.seed;
+    mc.knn_neighbors = (int32_t)o.neighbors;
+    mc.ease_lambda = (float)o.ease_lambda;
+    mc.mem_limit = (int64_t)o.mem_limit_mb << 20;
+
+    gnn_train_config_default(&tc);
+    tc.epochs = (int32_t)o.epochs;
+    tc.batch = (int32_t)o.batch;
+    tc.negatives = (int32_t)o.negatives;
+    tc.lr = (float)o.lr;
+    tc.lr_decay = (float)o.lr_decay;
+    tc.l2 = (float)o.l2;
+    tc.seed = (uint64_t)o.seed + 1;
+    tc.eval_every = (int32_t)o.eval_every;
+    tc.patience = (int32_t)o.patience;
+    tc.progress = on_progress;
+    tc.progress_ctx = &r->pc;
+
+    ret = gnn_pool_new(threads, &r->pool, err);
+    if (ret == 0)
+        ret = gnn_model_new(&mc, &r->graph, &r->model, err);
+    if (ret != 0)
+        return ret;
+    svc_log_info("training", "model=%s threads=%d dim=%ld layers=%ld", o.model,
+                 threads, o.dim, o.layers);
+    ret = gnn_train(r->model, r->valid.nnz > 0 ? &r->valid : NULL,
+                    o.track_test && r->test.nnz > 0 ? &r->test : NULL, &tc,
+                    r->pool, &res, err);
+    if (ret != 0)
+        return ret;
+
+    r->report = base_report(r, threads);
+    if (r->report == NULL)
+        return gnn_error_set(err, GNN_ENOMEM, "cannot build the report");
+    json_t *figures = gnn_train_result_json(&res);
+    if (figures != NULL)
+        json_object_update(r->report, figures);
+    json_decref(figures);
+    if (res.has_valid)
+        json_object_set_new(r->report, "valid", gnn_metrics_json(&res.valid));
+    svc_log_info("trained",
+                 "epochs=%d best_epoch=%d seconds_per_epoch=%.3f "
+                 "train_seconds=%.1f",
+                 res.epochs_run, res.best_epoch, res.seconds_per_epoch,
+                 res.train_seconds);
+    return 0;
+}
+
+static int test(struct run *r, struct gnn_error *err)
+{
+    struct gnn_train_config tc;
+    struct gnn_metrics tm;
+    int ret;
+
+    if (r->test.nnz == 0)
+        return 0;
+    gnn_train_config_default(&tc);
+    ret = gnn_evaluate(r->model, &r->graph.ui, &r->test, tc.cut, tc.n_cut,
+                       r->pool, &tm, err);
+    if (ret != 0)
+        return ret;
+    json_object_set_new(r->report, "test", gnn_metrics_json(&tm));
+    svc_log_info("tested",
+                 "recall_at_20=%.4f ndcg_at_20=%.4f users=%lld seconds=%.2f",
+                 tm.recall[1], tm.ndcg[1], (long long)tm.n_users, tm.seconds);
+    return 0;
+}
+
+static int run_train(const struct svc_cmd *cmd, int argc, char **argv)
+{
+    struct run r;
+    struct gnn_error err = {0};
+    int ret;
+
+    memset(&r, 0, sizeof(r));
+    if (argc > 0)
+        return svc_cli_usage_error(cmd, "unexpected argument '%s'", argv[0]);
+    if (gnn_model_kind_parse(o.model) < 0 || strcmp(o.model, "embeddings") == 0)
+        return svc_cli_usage_error(cmd,
+                                   "--model: expected pop, itemknn, ease, "
+                                   "mf, lightgcn or gcn, got '%s'",
+                                   o.model);
+    r.pc.tty = isatty(STDOUT_FILENO);
+    r.pc.history = json_array();
+
+    ret = load(cmd, &r, &err);
+    if (ret == 0)
+        ret = train(cmd, &r, &err);
+    if (ret == 0)
+        ret = test(&r, &err);
+    if (ret == 0 && o.report != NULL) {
+        json_object_set_new(r.report, "peak_rss_bytes",
+                            json_integer(gnn_peak_rss_bytes()));
+        json_object_set(r.report, "history", r.pc.history);
+        ret = gnn_report_write(r.report, o.report, &err);
+    }
+    run_free(&r);
+    if (ret != 0) {
+        char q[512];
+        svc_log_error("training failed", "error=%s",
+                      svc_log_quote(q, sizeof(q), err.text));
+        return svc_cli_fail(cmd, "%s", err.text);
+    }
+    return 0;
+}
+
+struct svc_cmd svc_cmd_train = {
+    .name = "train",
+    .summary = "train a model on split files and report its quality",
+    .usage = "--data DIR [--model NAME] [options]",
+    .description =
+        "Trains a recommender on DIR/train.txt (LightGCN split format: "
+        "'user item item ...' per line), stops early on DIR/valid.txt's "
+        "NDCG@20 when present, and scores DIR/test.txt at the end. "
+        "Embedding models (mf, lightgcn, gcn) learn by BPR with sampled "
+        "negatives and Adam; pop, itemknn and ease are fitted in closed "
+        "form. --out writes a snapshot, --report a JSON report.",
+    .opts = train_opts,
+    .run = run_train,
+};
