@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server_proc.h"
@@ -369,6 +372,38 @@ Test(serve, sigterm_drains_and_exits_zero)
     cr_assert(http_closed(fd, 2000), "open connections are closed");
     close(fd);
     cr_assert_lt(http_connect(srv.port), 0, "nothing listens any more");
+}
+
+Test(serve, sigterm_waits_for_the_request_in_flight)
+{
+    const char head[] = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: application/json\r\n"
+                        "Content-Length: 19\r\n\r\n{\"events\": ";
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    struct http_resp r;
+    char conn[32];
+    int fd, status;
+
+    start(NULL, NULL);
+    fd = http_connect(srv.port);
+    cr_assert_geq(fd, 0);
+    /* Headers and half the body: the request is in flight. */
+    cr_assert_eq(send(fd, head, strlen(head), 0), (ssize_t)strlen(head));
+    nanosleep(&pause, NULL);
+
+    kill(srv.pid, SIGTERM);
+    nanosleep(&pause, NULL);
+    cr_assert_eq(waitpid(srv.pid, &status, WNOHANG), 0,
+                 "still running while a request is in flight");
+
+    cr_assert_eq(send(fd, "[]}        ", 8, 0), 8);
+    cr_assert_eq(http_read(fd, false, &r), 0, "the request is answered");
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(http_header(&r, "Connection", conn, sizeof(conn)),
+                     "close");
+    http_resp_free(&r);
+    close(fd);
+    cr_assert_eq(server_stop(&srv, 10), 0, "then it exits 0");
 }
 
 Test(serve, bad_option_values_exit_2_with_one_line)

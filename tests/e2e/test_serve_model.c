@@ -57,9 +57,12 @@ static void write_snapshot(void)
 
 static void setup(void)
 {
-    const char *const args[] = {"--snapshot", snap_dir, NULL};
+    char store[96];
 
     write_snapshot();
+    snprintf(store, sizeof(store), "%s/events.db", snap_dir);
+    const char *const args[] = {"--snapshot", snap_dir, "--store", store, NULL};
+
     cr_assert_not_null(spec_get());
     cr_assert_eq(server_start(&srv, args, NULL), 0, "serve must start");
 }
@@ -289,4 +292,30 @@ Test(serve_model, metrics_report_the_model)
                              "\"recommend\"} 1\n") != NULL,
               "%s", r.body);
     http_resp_free(&r);
+}
+
+Test(serve_model, stored_events_shape_the_next_answer)
+{
+    const char *json = "Content-Type: application/json\r\n";
+    json_t *a = call("GET", "/v1/users/fresh/recommendations?k=3", RECS, NULL,
+                     NULL, 200);
+    char first[32], body[256];
+
+    cr_assert_str_eq(json_string_value(json_object_get(a, "fallback")),
+                     "popular");
+    snprintf(first, sizeof(first), "%s", item_at(a, 0));
+    json_decref(a);
+
+    snprintf(body, sizeof(body),
+             "{\"events\": [{\"user_id\": \"fresh\", \"item_id\": "
+             "\"%s\", \"type\": \"purchase\"}]}",
+             first);
+    json_decref(call("POST", "/v1/events", "/v1/events", json, body, 202));
+
+    a = call("GET", "/v1/users/fresh/recommendations?k=3", RECS, NULL, NULL,
+             200);
+    cr_assert_str_eq(json_string_value(json_object_get(a, "fallback")),
+                     "on_the_fly", "the purchase gives the user a vector");
+    cr_assert_not(has_item(a, first), "a bought item counts as seen");
+    json_decref(a);
 }
