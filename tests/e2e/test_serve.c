@@ -401,10 +401,24 @@ Test(serve, sigterm_waits_for_the_request_in_flight)
     cr_assert_eq(send(fd, head, strlen(head), 0), (ssize_t)strlen(head));
     nanosleep(&pause, NULL);
 
+    /* A second, idle keep-alive connection, opened before the signal. */
+    int idle = http_connect(srv.port);
+    cr_assert_geq(idle, 0);
+    cr_assert_eq(http_exchange(idle, "GET", "/readyz", NULL, NULL, false, &r),
+                 0);
+    http_resp_free(&r);
+
     kill(srv.pid, SIGTERM);
     nanosleep(&pause, NULL);
     cr_assert_eq(waitpid(srv.pid, &status, WNOHANG), 0,
                  "still running while a request is in flight");
+
+    cr_assert_eq(http_exchange(idle, "GET", "/readyz", NULL, NULL, false, &r),
+                 0);
+    cr_assert_eq(r.status, 503, "not ready while draining");
+    expect_problem(&r, "shutting-down");
+    http_resp_free(&r);
+    close(idle);
 
     cr_assert_eq(send(fd, "[]}        ", 8, 0), 8);
     cr_assert_eq(http_read(fd, false, &r), 0, "the request is answered");
