@@ -291,6 +291,91 @@ static int test(struct run *r, struct gnn_error *err)
     return 0;
 }
 
+/* ----------------------------------------------------------- snapshot */
+
+/*
+ * Read DIR/NAME (one external id per line, in dense-id order) into the
+ * snapshot's ids through set(); absent files keep the decimal ids.
+ */
+static int read_ids(const char *name, int32_t n, struct gnn_snapshot *snap,
+                    int (*set)(struct gnn_snapshot *, int32_t, const char *,
+                               struct gnn_error *),
+                    struct gnn_error *err)
+{
+    char path[4096], *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int32_t row = 0;
+    int ret = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", o.data, name);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    while (row < n && (len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        ret = set(snap, row++, line, err);
+        if (ret != 0)
+            break;
+    }
+    if (ret == 0 && row < n)
+        ret = gnn_error_set(err, GNN_EFORMAT,
+                            "'%s' has %d ids, the data set %d", path, row, n);
+    free(line);
+    fclose(f);
+    return ret;
+}
+
+static int write_snapshot(struct run *r, struct gnn_error *err)
+{
+    const struct gnn_model *m = r->model;
+    const struct gnn_csr *ui = &r->graph.ui, *iu = &r->graph.iu;
+    struct gnn_snapshot *snap = NULL;
+    size_t d = (size_t)m->dim;
+    int ret;
+
+    ret = gnn_snapshot_new(o.model, m->dim, m->n_users, m->n_items, &snap, err);
+    if (ret != 0)
+        return ret;
+    memcpy(snap->users, m->user_out, (size_t)m->n_users * d * 4);
+    memcpy(snap->items_source, m->item_source_out, (size_t)m->n_items * d * 4);
+    memcpy(snap->items_target, m->item_out, (size_t)m->n_items * d * 4);
+
+    snap->item_popularity = calloc((size_t)m->n_items + 1, sizeof(float));
+    snap->seen_indptr = malloc(((size_t)m->n_users + 1) * sizeof(int64_t));
+    snap->seen_items = malloc((size_t)(ui->nnz + 1) * sizeof(int32_t));
+    if (snap->item_popularity == NULL || snap->seen_indptr == NULL ||
+        snap->seen_items == NULL) {
+        ret = gnn_error_set(err, GNN_ENOMEM, "cannot build the snapshot");
+        goto out;
+    }
+    for (int32_t i = 0; i < m->n_items; i++) {
+        for (int64_t k = iu->row_ptr[i]; k < iu->row_ptr[i + 1]; k++)
+            snap->item_popularity[i] += iu->val[k];
+    }
+    memcpy(snap->seen_indptr, ui->row_ptr,
+           ((size_t)m->n_users + 1) * sizeof(int64_t));
+    memcpy(snap->seen_items, ui->col_idx, (size_t)ui->nnz * sizeof(int32_t));
+
+    ret =
+        read_ids("users.txt", m->n_users, snap, gnn_snapshot_set_user_id, err);
+    if (ret == 0)
+        ret = read_ids("items.txt", m->n_items, snap, gnn_snapshot_set_item_id,
+                       err);
+    if (ret != 0)
+        goto out;
+    snap->info = json_pack("{s:O}", "training", r->report);
+    ret = gnn_snapshot_write(snap, o.out, err);
+    if (ret == 0)
+        svc_log_info("snapshot written", "dir=%s users=%d items=%d", o.out,
+                     m->n_users, m->n_items);
+out:
+    gnn_snapshot_free(snap);
+    return ret;
+}
+
 static int run_train(const struct svc_cmd *cmd, int argc, char **argv)
 {
     struct run r;
@@ -305,6 +390,13 @@ static int run_train(const struct svc_cmd *cmd, int argc, char **argv)
                                    "--model: expected pop, itemknn, ease, "
                                    "mf, lightgcn or gcn, got '%s'",
                                    o.model);
+    int kind = gnn_model_kind_parse(o.model);
+    if (o.out != NULL && kind != GNN_MODEL_MF && kind != GNN_MODEL_LIGHTGCN &&
+        kind != GNN_MODEL_GCN)
+        return svc_cli_usage_error(cmd,
+                                   "--out: model %s has no embeddings to "
+                                   "write as a snapshot",
+                                   o.model);
     r.pc.tty = isatty(STDOUT_FILENO);
     r.pc.history = json_array();
 
@@ -313,9 +405,12 @@ static int run_train(const struct svc_cmd *cmd, int argc, char **argv)
         ret = train(cmd, &r, &err);
     if (ret == 0)
         ret = test(&r, &err);
-    if (ret == 0 && o.report != NULL) {
+    if (ret == 0)
         json_object_set_new(r.report, "peak_rss_bytes",
                             json_integer(gnn_peak_rss_bytes()));
+    if (ret == 0 && o.out != NULL)
+        ret = write_snapshot(&r, &err);
+    if (ret == 0 && o.report != NULL) {
         json_object_set(r.report, "history", r.pc.history);
         ret = gnn_report_write(r.report, o.report, &err);
     }
