@@ -192,8 +192,8 @@ static void gcn_backward(struct gnn_model *m, struct gnn_pool *pool)
         gnn_dense_gemm(n_nodes, m->dim, m->dim, c->gout, c->w[l], 1, 0.0f,
                        c->tmp, pool);
         float *dst = l == 0 ? m->params[0].g : c->gout;
-        gnn_csr_spmm(at, c->tmp, m->dim, dst, c->skip, c->r != NULL ? 1.0f : 0.0f,
-                     pool);
+        gnn_csr_spmm(at, c->tmp, m->dim, dst, c->skip,
+                     c->r != NULL ? 1.0f : 0.0f, pool);
     }
 }
 

@@ -189,9 +189,9 @@ static double train_batch(struct trainer *t, int64_t first, int32_t n, float lr)
     memset(m->grad_item, 0, (size_t)m->n_items * out_bytes);
     loss = gnn_bpr_loss(m, &b);
     if (m->ops->extra_loss != NULL)
-        loss += m->ops->extra_loss(
-            m, first / t->cfg->batch,
-            (t->n_pos + t->cfg->batch - 1) / t->cfg->batch);
+        loss +=
+            m->ops->extra_loss(m, first / t->cfg->batch,
+                               (t->n_pos + t->cfg->batch - 1) / t->cfg->batch);
     m->ops->backward(m, t->pool);
     loss += gnn_l2_loss(m, &b, t->cfg->l2);
     gnn_adam_step(m, ++t->step, lr, t->cfg->beta1, t->cfg->beta2, t->cfg->eps,

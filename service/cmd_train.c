@@ -103,8 +103,7 @@ static struct svc_opt train_opts[] = {
     {"smooth-min", SVC_OPT_DOUBLE, &ho.smooth_min, "0.1", "X",
      "warn when the final embeddings' std falls below X", 0, 1e6, false},
     {"smooth-retrain", SVC_OPT_BOOL, &ho.smooth_retrain, "false", NULL,
-     "hognn: retrain with DropEdge on when the std guard fires", 0, 0,
-     false},
+     "hognn: retrain with DropEdge on when the std guard fires", 0, 0, false},
     {"retrain-dropedge", SVC_OPT_DOUBLE, &ho.retrain_dropedge, "0.2", "P",
      "DropEdge share of the guard's retraining", 0.01, 0.9, false},
     SVC_COMMON_OPTS,
@@ -295,8 +294,8 @@ static int hognn_setup(struct run *r, struct gnn_model_config *mc,
     }
     path = side_path(ho.categories, "item_categories.txt", buf, sizeof(buf));
     if (path != NULL && r->item_cat == NULL) {
-        ret = gnn_categories_load(path, r->ds.n_items, &r->item_cat,
-                                  &r->n_cats, err);
+        ret = gnn_categories_load(path, r->ds.n_items, &r->item_cat, &r->n_cats,
+                                  err);
         if (ret != 0)
             return ret;
         svc_log_info("categories loaded", "file=%s categories=%d", path,
@@ -310,23 +309,21 @@ static int hognn_setup(struct run *r, struct gnn_model_config *mc,
 }
 
 /* Diagnostics of r->model per hop into r->diag; the final entry too. */
-static int diagnose(struct run *r, struct gnn_diag *fin,
-                    struct gnn_error *err)
+static int diagnose(struct run *r, struct gnn_diag *fin, struct gnn_error *err)
 {
     struct gnn_diag d[DIAG_MAX];
     int32_t n;
     int ret = gnn_diag_model(r->model, (int32_t)ho.diag_sample,
-                             (uint64_t)o.seed, d, DIAG_MAX, &n,
-                             err);
+                             (uint64_t)o.seed, d, DIAG_MAX, &n, err);
 
     if (ret != 0)
         return ret;
     json_decref(r->diag);
     r->diag = json_array();
     for (int32_t k = 0; k < n; k++) {
-        json_t *e = json_pack("{s:i, s:f, s:f, s:f}", "hop", (json_int_t)d[k].hop,
-                              "std", d[k].std, "mad", d[k].mad, "energy",
-                              d[k].energy);
+        json_t *e =
+            json_pack("{s:i, s:f, s:f, s:f}", "hop", (json_int_t)d[k].hop,
+                      "std", d[k].std, "mad", d[k].mad, "energy", d[k].energy);
         if (d[k].hop < 0) {
             *fin = d[k];
             json_decref(e);
@@ -347,8 +344,7 @@ static int diagnose(struct run *r, struct gnn_diag *fin,
  */
 static int smoothing_guard(struct run *r, struct gnn_model_config *mc,
                            const struct gnn_train_config *tc,
-                           struct gnn_train_result *res,
-                           struct gnn_error *err)
+                           struct gnn_train_result *res, struct gnn_error *err)
 {
     struct gnn_diag fin;
     int retrained = 0, ret;
@@ -380,11 +376,10 @@ static int smoothing_guard(struct run *r, struct gnn_model_config *mc,
             return ret;
         retrained = 1;
     }
-    r->guard = json_pack("{s:f, s:f, s:f, s:f, s:b, s:b}", "std", fin.std,
-                         "mad", fin.mad, "energy", fin.energy, "threshold",
-                         ho.smooth_min, "oversmoothed",
-                         gnn_diag_smoothed(&fin, ho.smooth_min), "retrained",
-                         retrained);
+    r->guard = json_pack(
+        "{s:f, s:f, s:f, s:f, s:b, s:b}", "std", fin.std, "mad", fin.mad,
+        "energy", fin.energy, "threshold", ho.smooth_min, "oversmoothed",
+        gnn_diag_smoothed(&fin, ho.smooth_min), "retrained", retrained);
     return 0;
 }
 
@@ -403,13 +398,13 @@ static void hognn_report(struct run *r, const struct gnn_model_config *mc)
     const struct gnn_hognn_config *h = &mc->hognn;
     json_object_set_new(
         r->report, "hognn",
-        json_pack("{s:f, s:b, s:f, s:b, s:b, s:f, s:b, s:f, s:I, s:i}",
-                  "alpha", (double)h->alpha, "pairnorm", h->pairnorm,
-                  "pn_scale", (double)h->pn_scale, "hop_weights",
-                  h->hop_weights, "gate", h->gate, "dropedge",
-                  (double)h->dropedge, "dual", h->dual, "pair_weight",
-                  (double)h->pair_weight, "n_pairs", (json_int_t)h->n_pairs,
-                  "n_categories", (json_int_t)(h->item_cat ? h->n_cats : 0)));
+        json_pack("{s:f, s:b, s:f, s:b, s:b, s:f, s:b, s:f, s:I, s:i}", "alpha",
+                  (double)h->alpha, "pairnorm", h->pairnorm, "pn_scale",
+                  (double)h->pn_scale, "hop_weights", h->hop_weights, "gate",
+                  h->gate, "dropedge", (double)h->dropedge, "dual", h->dual,
+                  "pair_weight", (double)h->pair_weight, "n_pairs",
+                  (json_int_t)h->n_pairs, "n_categories",
+                  (json_int_t)(h->item_cat ? h->n_cats : 0)));
 }
 
 static json_t *base_report(const struct run *r, int threads)

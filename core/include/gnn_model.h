@@ -42,7 +42,8 @@ struct gnn_model_config {
     float ease_lambda;     /* ease: added to the Gram matrix diagonal */
     int64_t mem_limit;     /* ease: largest item x item matrix, bytes */
     int32_t gcn_residual;  /* gcn: nonzero for H' = ReLU(A H W) + H */
-    struct gnn_hognn_config hognn; /* hognn's switches and side data */
+    /* hognn's switches and side data: */
+    struct gnn_hognn_config hognn;
 };
 
 /* Defaults for kind: dim 64, 3 layers, std 0.1, 100 neighbours, ... */
