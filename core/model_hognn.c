@@ -496,6 +496,22 @@ static void pairnorm_backward(struct hognn *h, float *g, const float *y,
 
 /* ------------------------------------------------------- combination */
 
+/* A dot product in eight lanes, so that the compiler vectorizes it. */
+static float dot8(const float *a, const float *b, int32_t d)
+{
+    float s[8] = {0}, t = 0.0f;
+    int32_t c = 0;
+
+    for (; c + 8 <= d; c += 8) {
+        for (int q = 0; q < 8; q++)
+            s[q] += a[c + q] * b[c + q];
+    }
+    for (; c < d; c++)
+        t += a[c] * b[c];
+    return t + ((s[0] + s[4]) + (s[1] + s[5])) +
+           ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
 struct comb_task {
     struct gnn_model *m;
     struct hognn *h;
@@ -513,14 +529,15 @@ static void node_weights(struct gnn_model *m, struct hognn *h, int64_t n,
                 *u = param_w(m, h->p_u);
     int32_t d = h->d, kk = h->k + 1;
     const float *h0 = h->h[0] + n * d;
-    float top = -INFINITY, sum = 0.0f;
+    float top = -INFINITY, sum = 0.0f, w0[4096];
 
+    for (int32_t c = 0; v != NULL && c < d; c++)
+        w0[c] = v[c] * h0[c];
     for (int32_t k = 0; k < kk; k++) {
         float s = beta != NULL ? beta[k] : 0.0f;
         if (v != NULL) {
-            const float *hk = h->h[k] + n * d, *uk = u + (size_t)k * d;
-            for (int32_t c = 0; c < d; c++)
-                s += hk[c] * (v[c] * h0[c] + uk[c]);
+            const float *hk = h->h[k] + n * d;
+            s += dot8(hk, w0, d) + dot8(hk, u + (size_t)k * d, d);
         }
         p[k] = s;
         top = s > top ? s : top;
@@ -574,10 +591,7 @@ static void combine_back_task(int ith, int nth, void *ctx)
                     *h0 = h->h[0] + n * d;
         float *gs = h->gs + n * kk, mean = 0.0f;
         for (int32_t k = 0; k < kk; k++) {
-            const float *hk = h->h[k] + n * d;
-            gp[k] = 0.0f;
-            for (int32_t c = 0; c < d; c++)
-                gp[k] += g[c] * hk[c];
+            gp[k] = dot8(g, h->h[k] + n * d, d);
             mean += p[k] * gp[k];
         }
         for (int32_t k = 0; k < kk; k++) {
@@ -775,14 +789,6 @@ static void hognn_set_phase(struct gnn_model *m, int32_t epoch, int training)
 
 /* ---------------------------------------------------------- pair loss */
 
-static float dot(const float *a, const float *b, int32_t d)
-{
-    float s = 0.0f;
-    for (int32_t c = 0; c < d; c++)
-        s += a[c] * b[c];
-    return s;
-}
-
 /*
  * BPR over this batch's share of the directed pairs: source(i) .
  * target(j) above source(i) . target(k), k a uniform item other than j
@@ -817,7 +823,7 @@ static double hognn_pair_loss(struct gnn_model *m, int64_t b, int64_t n_b)
         const float *si = m->item_source_out + (size_t)i * d;
         const float *tj = m->item_out + (size_t)j * d;
         const float *tk = m->item_out + (size_t)k * d;
-        float x = dot(si, tj, d) - dot(si, tk, d);
+        float x = dot8(si, tj, d) - dot8(si, tk, d);
         double nx = -(double)x;
         total += nx > 0.0 ? nx + log1p(exp(-nx)) : log1p(exp(nx));
         float g = -scale / (1.0f + expf(x));

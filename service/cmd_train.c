@@ -24,7 +24,7 @@ static struct {
     double alpha, pn_scale, dropedge, pair_weight, smooth_min;
     double retrain_dropedge;
     bool pairnorm, hop_weights, gate, dual, residual, smooth_retrain;
-    long diag_sample;
+    long diag_sample, pair_window_days;
 } ho;
 
 static struct svc_opt train_opts[] = {
@@ -92,6 +92,10 @@ static struct svc_opt train_opts[] = {
      "hognn: directed pairs 'i j' (default DIR/pairs_train.txt when "
      "present; 'none' for none)",
      0, 0, false},
+    {"pair-window-days", SVC_OPT_INT, &ho.pair_window_days, "14", "D",
+     "hognn: without a pairs file, pairs come from DIR/events.csv: a cart "
+     "or purchase, then another item within D days",
+     1, 3650, false},
     {"categories", SVC_OPT_STR, &ho.categories, NULL, "FILE",
      "hognn: item categories, one per line (default "
      "DIR/item_categories.txt when present; 'none' for none)",
@@ -290,6 +294,15 @@ static int hognn_setup(struct run *r, struct gnn_model_config *mc,
         if (ret != 0)
             return ret;
         svc_log_info("pairs loaded", "file=%s pairs=%lld", path,
+                     (long long)r->n_pairs);
+    } else if (ho.pairs == NULL && r->pairs == NULL &&
+               side_path(NULL, "events.csv", buf, sizeof(buf)) != NULL) {
+        ret = gnn_pairs_from_events(o.data, &r->graph.ui, 3600,
+                                    ho.pair_window_days * 86400, &r->pairs,
+                                    &r->n_pairs, err);
+        if (ret != 0)
+            return ret;
+        svc_log_info("pairs from events", "file=%s pairs=%lld", buf,
                      (long long)r->n_pairs);
     }
     path = side_path(ho.categories, "item_categories.txt", buf, sizeof(buf));

@@ -29,6 +29,7 @@
 
 #include <stdint.h>
 
+#include "gnn_csr.h"
 #include "gnn_err.h"
 
 struct gnn_hognn_config {
@@ -70,6 +71,20 @@ void gnn_hognn_config_default(struct gnn_hognn_config *c);
  */
 int gnn_pairs_load(const char *path, int32_t n_items, int32_t **pairs,
                    int64_t *n, struct gnn_error *err);
+
+/*
+ * Directed pairs from DIR/events.csv (header naming user, item, type and
+ * timestamp columns; external ids mapped through DIR/users.txt and
+ * DIR/items.txt, line q holding dense id q): for each user, a cart or
+ * purchase of i followed by any event of j != i more than gap and at
+ * most window seconds later, i and j both among the user's items in ui
+ * (the training split, so that held-out periods do not leak), each pair
+ * counted once per user. Events of unknown ids are skipped. *pairs gets
+ * 2 * *n ids (caller frees). GNN_ENOENT, GNN_EFORMAT, GNN_ENOMEM.
+ */
+int gnn_pairs_from_events(const char *dir, const struct gnn_csr *ui,
+                          int64_t gap, int64_t window, int32_t **pairs,
+                          int64_t *n, struct gnn_error *err);
 
 /*
  * Read item categories from path: line i names the category of item i
