@@ -84,26 +84,36 @@ TestSuite(learn, .init = setup, .fini = teardown);
 static struct svc_learner *new_learner(void)
 {
     struct svc_learner_config cfg = {
-        .dir = dir, .model = "lightgcn", .dim = DIM, .layers = 2,
-        .incremental_epochs = 2, .full_epochs = 4, .batch = 16,
-        .lr = 0.01f, .threads = 1, .keep = 2, .seed = 7,
+        .dir = dir,
+        .model = "lightgcn",
+        .dim = DIM,
+        .layers = 2,
+        .incremental_epochs = 2,
+        .full_epochs = 4,
+        .batch = 16,
+        .lr = 0.01f,
+        .threads = 1,
+        .keep = 2,
+        .seed = 7,
     };
     struct svc_learner *l = NULL;
     struct svc_error err = {0};
 
-    cr_assert_eq(svc_learner_new(&cfg, served, store, base, &l, &err), 0,
-                 "%s", err.text);
+    cr_assert_eq(svc_learner_new(&cfg, served, store, base, &l, &err), 0, "%s",
+                 err.text);
     return l;
 }
 
 static void add(const char *user, const char *item, enum gnn_event_type type)
 {
-    struct gnn_event ev = {.user_id = user, .item_id = item, .type = type,
+    struct gnn_event ev = {.user_id = user,
+                           .item_id = item,
+                           .type = type,
                            .occurred_at_ms = 1767225600000};
 
-    cr_assert_eq(gnn_store_append(store, &ev, 1, NULL, NULL, 0, NULL, NULL,
-                                  NULL, NULL),
-                 0);
+    cr_assert_eq(
+        gnn_store_append(store, &ev, 1, NULL, NULL, 0, NULL, NULL, NULL, NULL),
+        0);
 }
 
 static enum svc_fallback recommend(struct svc_model *m, const char *user,
@@ -163,8 +173,7 @@ Test(learn, a_full_round_publishes_a_generation_that_knows_new_users)
     json_t *info = svc_learner_describe(l);
     cr_assert_eq(json_integer_value(json_object_get(info, "watermark")), 2);
     json_t *round = json_object_get(info, "round");
-    cr_assert_str_eq(json_string_value(json_object_get(round, "kind")),
-                     "full");
+    cr_assert_str_eq(json_string_value(json_object_get(round, "kind")), "full");
     cr_assert_eq(json_integer_value(json_object_get(round, "epochs")), 4);
     json_decref(info);
     svc_learner_free(l);
@@ -226,9 +235,16 @@ Test(learn, a_restart_replays_the_events_after_the_watermark)
 Test(learn, nothing_to_learn_and_bad_settings_are_errors)
 {
     struct svc_learner_config cfg = {
-        .dir = dir, .model = "lightgcn", .dim = DIM, .layers = 1,
-        .incremental_epochs = 1, .full_epochs = 1, .batch = 8, .lr = 0.01f,
-        .threads = 1, .keep = 1,
+        .dir = dir,
+        .model = "lightgcn",
+        .dim = DIM,
+        .layers = 1,
+        .incremental_epochs = 1,
+        .full_epochs = 1,
+        .batch = 8,
+        .lr = 0.01f,
+        .threads = 1,
+        .keep = 1,
     };
     struct svc_learner *l = NULL;
     struct svc_error err = {0};
