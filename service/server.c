@@ -103,7 +103,8 @@ static struct MHD_Response *make_response(struct svc_response *res,
     char *text;
 
     if (res->json != NULL) {
-        text = json_dumps(res->json, JSON_COMPACT);
+        /* Scores are floats: 9 significant digits round-trip them. */
+        text = json_dumps(res->json, JSON_COMPACT | JSON_REAL_PRECISION(9));
         if (text != NULL) {
             *bytes = strlen(text);
             r = MHD_create_response_from_buffer_with_free_callback(*bytes, text,
