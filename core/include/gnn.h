@@ -10,6 +10,7 @@
 #include "gnn_dense.h"
 #include "gnn_err.h"
 #include "gnn_eval.h"
+#include "gnn_export.h"
 #include "gnn_events.h"
 #include "gnn_gen.h"
 #include "gnn_graph.h"

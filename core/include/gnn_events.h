@@ -72,10 +72,12 @@ struct gnn_event_set {
 
 /*
  * Read the event file at path into out (overwritten; free with
- * gnn_event_set_free), weighting with w (NULL for the defaults), streaming
- * line by line. Dense ids are given in order of first appearance. Errors:
- * GNN_ENOENT, GNN_EIO, GNN_EFORMAT ("path:line: ..."), GNN_ENOMEM. On
- * error out holds nothing.
+ * gnn_event_set_free), weighting with w (NULL for the defaults). Lines are
+ * read one at a time; each event is kept (20 bytes) until the decay and
+ * the aggregation at the end, so memory is O(events + id bytes). Dense
+ * ids are given in order of first appearance. Errors: GNN_ENOENT,
+ * GNN_EIO, GNN_EFORMAT ("path:line: ..."), GNN_ENOMEM. On error out holds
+ * nothing.
  */
 int gnn_events_load(const char *path, const struct gnn_event_weights *w,
                     struct gnn_event_set *out, struct gnn_error *err);
