@@ -369,6 +369,19 @@ void svc_ctx_model_metrics(struct svc_ctx *ctx, struct svc_metrics_model *mm)
     json_t *d;
 
     mm->loaded = false;
+    mm->learning = ctx->loop != NULL;
+    if (ctx->loop != NULL) {
+        struct svc_loop_stats st;
+
+        svc_loop_stats(ctx->loop, &st);
+        for (int k = 0; k < 2; k++) {
+            mm->rounds[k] = st.rounds[k];
+            mm->failures[k] = st.failures[k];
+        }
+        mm->pending_events = st.pending_events;
+        mm->running = st.running;
+        mm->last_seconds = st.last_seconds;
+    }
     if (g == NULL)
         return;
     d = svc_gen_describe(g);

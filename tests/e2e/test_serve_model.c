@@ -382,6 +382,14 @@ Test(serve_model, retrain_publishes_a_new_generation)
     json_decref(m);
     http_resp_free(&r);
 
+    cr_assert_eq(http_request(learner.port, "GET", "/metrics", NULL, NULL, &r),
+                 0);
+    cr_assert(strstr(r.body, "hoprec_learn_rounds_total{kind=\"full\"} 1\n") !=
+                  NULL,
+              "%s", r.body);
+    cr_assert(strstr(r.body, "hoprec_model_version 2\n") != NULL);
+    http_resp_free(&r);
+
     /* The new item is served now. */
     cr_assert_eq(http_request(learner.port, "GET",
                               "/v1/items/brand-new/related?k=2", auth, NULL,
