@@ -398,4 +398,15 @@ Test(serve_model, retrain_publishes_a_new_generation)
     cr_assert_eq(r.status, 200, "%s", r.body);
     http_resp_free(&r);
     cr_assert_eq(server_stop(&learner, 30), 0);
+
+    /* A restart serves the newest generation, not the base snapshot. */
+    cr_assert_eq(server_start(&learner, args, env), 0);
+    cr_assert_eq(http_request(learner.port, "GET", "/v1/model", auth, NULL, &r),
+                 0);
+    m = json_loadb(r.body, r.body_len, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(m, "n_items")), ITEMS + 1,
+                 "the learned item is there: %s", r.body);
+    json_decref(m);
+    http_resp_free(&r);
+    cr_assert_eq(server_stop(&learner, 30), 0);
 }
