@@ -6,6 +6,7 @@
 #   benchmarks/http_load.sh [--snapshot DIR] [--data DIR] [--duration S]
 #                           [--connections N] [--threads N] [--k K]
 #                           [--server-threads N] [--index SPEC]
+#                           [-- SERVE_OPTIONS...]
 #
 # Without --snapshot, a matrix-factorization model is trained for a few
 # epochs on --data (default ../shared/data/ml-1m, else a synthetic split
@@ -29,7 +30,8 @@ while [ $# -gt 0 ]; do
   --k) k=$2; shift 2 ;;
   --server-threads) server_threads=$2; shift 2 ;;
   --index) index=$2; shift 2 ;;
-  -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+  --) shift; break ;;
+  -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
   *) echo "http_load.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -65,7 +67,7 @@ fi
 log=$out/http_load_serve.log
 "$bin" serve --snapshot "$snapshot" --listen 127.0.0.1:0 \
   --threads "$server_threads" --index-factory "$index" \
-  --log-level warn 2>"$log" &
+  --log-level warn "$@" 2>"$log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 
@@ -82,7 +84,7 @@ done
 
 url=http://127.0.0.1:$port
 curl -fsS "$url/readyz" >/dev/null
-echo "hoprec serve: snapshot $snapshot, index $index, port $port"
+echo "hoprec serve: snapshot $snapshot, index $index, port $port $*"
 echo "wrk: $threads threads, $connections connections, ${duration}s, k=$k"
 wrk -t "$threads" -c "$connections" -d "${duration}s" --latency \
   -s "$root/benchmarks/http_load.lua" "$url" -- "$snapshot/users.txt" "$k"

@@ -103,7 +103,8 @@ static struct MHD_Response *make_response(struct svc_response *res,
     char *text;
 
     if (res->json != NULL) {
-        text = json_dumps(res->json, JSON_COMPACT);
+        /* Scores are floats: 9 significant digits round-trip them. */
+        text = json_dumps(res->json, JSON_COMPACT | JSON_REAL_PRECISION(9));
         if (text != NULL) {
             *bytes = strlen(text);
             r = MHD_create_response_from_buffer_with_free_callback(*bytes, text,
@@ -273,27 +274,31 @@ static enum MHD_Result begin(struct svc_server *s, struct MHD_Connection *conn,
     if (ret == SVC_ENOTFOUND)
         return refuse_problem(s, rq, conn, SVC_PROBLEM_NOT_FOUND, err.text, url,
                               NULL);
+
+    /* The key is checked before the path's ids, so that a client without
+     * one learns nothing from the answer about what it sent. */
+    struct svc_error why;
+    int auth = svc_auth_check(
+        s->ctx->auth,
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_AUTHORIZATION),
+        rq->match.route->role, &why);
+    if (auth != 0) {
+        struct svc_response res = {0};
+        struct svc_req req = {.path = url};
+
+        svc_response_problem(&res, svc_problem_from_code(auth), why.text, &req,
+                             NULL);
+        res.www_authenticate = auth == SVC_EUNAUTHORIZED;
+        return refuse(s, rq, conn, &res);
+    }
+
     if (ret != 0) {
         json_t *errors = json_array();
         if (errors != NULL)
             svc_problem_error_add(errors, rq->match.bad_param, err.text);
         return refuse_problem(s, rq, conn, SVC_PROBLEM_INVALID_REQUEST,
                               err.text, url, errors);
-    }
-
-    ret = svc_auth_check(
-        s->ctx->auth,
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_AUTHORIZATION),
-        rq->match.route->role, &err);
-    if (ret != 0) {
-        struct svc_response res = {0};
-        struct svc_req req = {.path = url};
-
-        svc_response_problem(&res, svc_problem_from_code(ret), err.text, &req,
-                             NULL);
-        res.www_authenticate = ret == SVC_EUNAUTHORIZED;
-        return refuse(s, rq, conn, &res);
     }
 
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,

@@ -256,6 +256,11 @@ Test(serve, missing_or_unknown_keys_are_401_with_a_challenge, .fini = stop)
          NULL, 401, &r);
     http_resp_free(&r);
 
+    /* the key is checked before the ids of the path */
+    call("GET", "/v1/items/%FF/related", "/v1/items/{item_id}/related", NULL,
+         NULL, 401, &r);
+    http_resp_free(&r);
+
     /* public routes need no key */
     call("GET", "/livez", "/livez", NULL, NULL, 200, &r);
     http_resp_free(&r);

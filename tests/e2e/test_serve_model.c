@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gnn_snapshot.h"
@@ -318,4 +319,94 @@ Test(serve_model, stored_events_shape_the_next_answer)
                      "on_the_fly", "the purchase gives the user a vector");
     cr_assert_not(has_item(a, first), "a bought item counts as seen");
     json_decref(a);
+}
+
+/* A separate server with background learning on, in its own folder. */
+Test(serve_model, retrain_publishes_a_new_generation)
+{
+    struct server_proc learner;
+    char store[96], data[96], auth[64];
+    const char *const env[] = {"HOPREC_API_KEYS_ADMIN=adm-key", NULL};
+    struct timespec nap = {0, 100 * 1000 * 1000};
+    struct http_resp r;
+    int version = 0;
+
+    snprintf(store, sizeof(store), "%s/learn.db", snap_dir);
+    snprintf(data, sizeof(data), "%s/data", snap_dir);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer adm-key\r\n");
+    const char *const args[] = {
+        "--snapshot",    snap_dir, "--store",        store, "--data-dir", data,
+        "--learn-model", "mf",     "--learn-epochs", "2",   NULL};
+    cr_assert_eq(server_start(&learner, args, env), 0);
+
+    /* Events with a user and an item the snapshot does not know. */
+    const char *batch = "{\"events\": [{\"user_id\": \"user/1\", \"item_id\": "
+                        "\"sku 4\", \"type\": \"purchase\"}, {\"user_id\": "
+                        "\"newbie\", \"item_id\": \"sku 9\", \"type\": "
+                        "\"cart\"}, {\"user_id\": \"newbie\", \"item_id\": "
+                        "\"brand-new\", \"type\": \"view\"}]}";
+    cr_assert_eq(http_request(learner.port, "POST", "/v1/events",
+                              "Content-Type: application/json\r\n"
+                              "Authorization: Bearer adm-key\r\n",
+                              batch, &r),
+                 0);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    http_resp_free(&r);
+
+    cr_assert_eq(
+        http_request(learner.port, "POST", "/v1/model/retrain", auth, NULL, &r),
+        0);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    cr_assert(strstr(r.body, "scheduled") != NULL);
+    http_resp_free(&r);
+
+    /* The round runs in the background; wait (bounded) for its result. */
+    for (int i = 0; i < 600 && version < 2; i++) {
+        nanosleep(&nap, NULL);
+        cr_assert_eq(
+            http_request(learner.port, "GET", "/v1/model", auth, NULL, &r), 0);
+        json_t *m = json_loadb(r.body, r.body_len, 0, NULL);
+        version = (int)json_integer_value(json_object_get(m, "model_version"));
+        json_decref(m);
+        if (version < 2)
+            http_resp_free(&r);
+    }
+    cr_assert_eq(version, 2, "a new generation was published");
+    char why[256];
+    cr_assert(spec_check("GET", "/v1/model", &r, why, sizeof(why)), "%s", why);
+    json_t *m = json_loadb(r.body, r.body_len, 0, NULL);
+    json_t *learning = json_object_get(m, "learning");
+    cr_assert_eq(json_integer_value(json_object_get(
+                     json_object_get(learning, "rounds"), "full")),
+                 1);
+    json_decref(m);
+    http_resp_free(&r);
+
+    cr_assert_eq(http_request(learner.port, "GET", "/metrics", NULL, NULL, &r),
+                 0);
+    cr_assert(strstr(r.body, "hoprec_learn_rounds_total{kind=\"full\"} 1\n") !=
+                  NULL,
+              "%s", r.body);
+    cr_assert(strstr(r.body, "hoprec_model_version 2\n") != NULL);
+    http_resp_free(&r);
+
+    /* The new item is served now. */
+    cr_assert_eq(http_request(learner.port, "GET",
+                              "/v1/items/brand-new/related?k=2", auth, NULL,
+                              &r),
+                 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_resp_free(&r);
+    cr_assert_eq(server_stop(&learner, 30), 0);
+
+    /* A restart serves the newest generation, not the base snapshot. */
+    cr_assert_eq(server_start(&learner, args, env), 0);
+    cr_assert_eq(http_request(learner.port, "GET", "/v1/model", auth, NULL, &r),
+                 0);
+    m = json_loadb(r.body, r.body_len, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(m, "n_items")), ITEMS + 1,
+                 "the learned item is there: %s", r.body);
+    json_decref(m);
+    http_resp_free(&r);
+    cr_assert_eq(server_stop(&learner, 30), 0);
 }
