@@ -29,19 +29,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
+
 static struct {
     const char *hoprec;
     const char *dir;
     long events, batch, connections, server_threads;
 } opt = {NULL, "/tmp", 200000, 100, 16, 16};
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -89,7 +83,7 @@ static double bare_sqlite(const char *path)
                        " VALUES (?, ?, ?, ?, NULL, ?, ?, NULL)",
                        -1, &st, NULL);
 
-    double t0 = now_s();
+    double t0 = bench_now();
     for (long i = 0; i < opt.events; i++) {
         if (i % opt.batch == 0)
             sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -107,7 +101,7 @@ static double bare_sqlite(const char *path)
         if (i % opt.batch == opt.batch - 1 || i == opt.events - 1)
             sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
-    double seconds = now_s() - t0;
+    double seconds = bench_now() - t0;
 
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -189,48 +183,16 @@ static void *client(void *arg)
     return NULL;
 }
 
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        die("cannot find a free port");
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static pid_t start_server(const char *store)
 {
-    char listen[32], threads[16];
-    pid_t pid;
+    char threads[16];
 
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(threads, sizeof(threads), "%ld", opt.server_threads);
-    pid = fork();
-    if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
-        execl(opt.hoprec, opt.hoprec, "serve", "--store", store, "--listen",
-              listen, "--max-events", "1000", "--threads", threads,
-              (char *)NULL);
-        _exit(127);
-    }
-
-    /* Wait for /livez. */
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/livez", port);
-    CURL *curl = curl_easy_init();
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    for (int i = 0; i < 200; i++) {
-        if (curl_easy_perform(curl) == CURLE_OK)
-            break;
-        usleep(50000);
-    }
-    curl_easy_cleanup(curl);
+    const char *extra[] = {
+        "--store", store, "--max-events", "1000", "--threads", threads, NULL};
+    pid_t pid = bench_serve(opt.hoprec, port, "/livez", NULL, extra);
+    if (pid < 0)
+        die("the server did not start");
     return pid;
 }
 
@@ -240,15 +202,15 @@ static double through_service(const char *store)
     long n = opt.connections;
 
     unlink(store);
-    port = free_port();
+    port = bench_free_port();
     pid_t pid = start_server(store);
 
-    double t0 = now_s();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++)
         pthread_create(&threads[i], NULL, client, NULL);
     for (long i = 0; i < n; i++)
         pthread_join(threads[i], NULL);
-    double seconds = now_s() - t0;
+    double seconds = bench_now() - t0;
 
     kill(pid, SIGTERM);
     int status;
