@@ -30,6 +30,9 @@
 
 struct opts {
     int items, users, dim, queries, threads, k, batch, wait_us;
+    int blas_threshold; /* 0: FAISS's default */
+    bool skip_hnsw, append;
+    int repeat; /* runs of every row; the table shows medians */
     const char *out;
 };
 
@@ -41,10 +44,18 @@ struct row {
     char note[64];
 };
 
-static struct opts o = {40981, 29858, 64, 1000, 64, 20, 64, 200, NULL};
+static struct opts o = {.items = 40981,
+                        .users = 29858,
+                        .dim = 64,
+                        .queries = 1000,
+                        .threads = 64,
+                        .k = 20,
+                        .batch = 64,
+                        .wait_us = 200,
+                        .repeat = 1};
 static float *items, *users;
 static int64_t *seen; /* users * SEEN */
-static struct row rows[32];
+static struct row rows[256];
 static int n_rows;
 
 /* ------------------------------------------------------------------ */
@@ -103,6 +114,10 @@ static void add_row(const char *path, long queries, int threads, int batch,
 {
     struct row *r = &rows[n_rows++];
 
+    if (n_rows == (int)(sizeof(rows) / sizeof(rows[0]))) {
+        fprintf(stderr, "search_bench: too many rows\n");
+        exit(1);
+    }
     qsort(lat, (size_t)n_lat, sizeof(double), cmp_double);
     snprintf(r->path, sizeof(r->path), "%s", path);
     snprintf(r->note, sizeof(r->note), "%s", note);
@@ -293,10 +308,12 @@ static void bench_threads(const struct idx *ix, bool coalesce)
 
     snprintf(path, sizeof(path), "%d threads, %s", o.threads,
              coalesce ? "coalesced" : "one query per call");
-    if (coalesce)
-        snprintf(note, sizeof(note), "batch <= %d, wait <= %d us", o.batch,
-                 o.wait_us);
-    else
+    if (coalesce) {
+        uint64_t batches, queries;
+        idx_batcher_stats(b, &batches, &queries);
+        snprintf(note, sizeof(note), "mean batch %.1f, wait <= %d us",
+                 queries / (double)batches, o.wait_us);
+    } else
         snprintf(note, sizeof(note), "24 excluded, each thread alone");
     add_row(path, total, o.threads, coalesce ? o.batch : 1, lat, total,
             now() - t0, note);
@@ -332,10 +349,11 @@ static void bench_hnsw(const struct idx *exact, const int *efs, int n_ef)
     if (idx_search(exact, nq, qv, o.dim, o.k, s, truth, &err) != 0)
         die_idx("exact truth", &err);
 
-    for (int e = 0; e < n_ef; e++) {
+    for (int e = 0; e < n_ef * o.repeat; e++) {
         long hits = 0;
+        int ef = efs[e % n_ef];
 
-        if (idx_set_param(ix, "efSearch", efs[e], &err) != 0)
+        if (idx_set_param(ix, "efSearch", ef, &err) != 0)
             die_idx("efSearch", &err);
         t0 = now();
         for (long q = 0; q < nq; q++) {
@@ -352,7 +370,7 @@ static void bench_hnsw(const struct idx *exact, const int *efs, int n_ef)
                     hits += got[q * o.k + i] == truth[q * o.k + j];
             }
         }
-        snprintf(path, sizeof(path), "HNSW32,Flat efSearch=%d", efs[e]);
+        snprintf(path, sizeof(path), "HNSW32,Flat efSearch=%d", ef);
         snprintf(note, sizeof(note), "recall@%d vs exact = %.3f", o.k,
                  hits / (double)(nq * o.k));
         add_row(path, nq, 1, 1, lat, nq, wall, note);
@@ -368,32 +386,57 @@ static void bench_hnsw(const struct idx *exact, const int *efs, int n_ef)
 /* ------------------------------------------------------------------ */
 /* Report                                                              */
 
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One line per path, at its first run, with medians over its runs. */
+static void print_line(FILE *f, int i)
+{
+    double qps[64], p50[64], p99[64];
+    int n = 0;
+
+    for (int j = i; j < n_rows && n < 64; j++) {
+        if (strcmp(rows[j].path, rows[i].path) != 0)
+            continue;
+        qps[n] = rows[j].qps;
+        p50[n] = rows[j].p50_ms;
+        p99[n++] = rows[j].p99_ms;
+    }
+    fprintf(f, "| %s | %ld | %d | %d | %.0f | %.3f | %.3f | %s |\n",
+            rows[i].path, rows[i].queries, rows[i].threads, rows[i].batch,
+            median(qps, n), median(p50, n), median(p99, n), rows[i].note);
+}
+
 static void print_table(FILE *f, int argc, char **argv)
 {
     double load[3] = {0};
-    char host[64] = "?";
     time_t t = time(NULL);
     char when[32];
 
     getloadavg(load, 3);
-    gethostname(host, sizeof(host));
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&t));
     fprintf(f,
             "Catalog: %d items, %d users, dim %d, random normal "
-            "embeddings; k = %d; %ld cores online; load average "
-            "%.2f at the end; %s.\n\nCommand:\n\n    ",
-            o.items, o.users, o.dim, o.k, sysconf(_SC_NPROCESSORS_ONLN),
-            load[0], when);
+            "embeddings; k = %d; FAISS BLAS threshold %d; %ld cores "
+            "online; load average %.2f at the end; %s. Median of %d "
+            "run(s) per line.\n\nCommand:\n\n    ",
+            o.items, o.users, o.dim, o.k, idx_set_blas_threshold(0),
+            sysconf(_SC_NPROCESSORS_ONLN), load[0], when, o.repeat);
     for (int i = 0; i < argc; i++)
         fprintf(f, "%s%s", argv[i], i + 1 < argc ? " " : "\n\n");
     fprintf(f, "| path | queries | threads | batch | queries/s | p50 ms "
                "| p99 ms | notes |\n");
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---|\n");
     for (int i = 0; i < n_rows; i++) {
-        const struct row *r = &rows[i];
-        fprintf(f, "| %s | %ld | %d | %d | %.0f | %.3f | %.3f | %s |\n",
-                r->path, r->queries, r->threads, r->batch, r->qps, r->p50_ms,
-                r->p99_ms, r->note);
+        bool first = true;
+
+        for (int j = 0; j < i && first; j++)
+            first = strcmp(rows[j].path, rows[i].path) != 0;
+        if (first)
+            print_line(f, i);
     }
 }
 
@@ -403,18 +446,27 @@ static void usage(void)
             "usage: search_bench [--items N] [--users N] [--dim D] "
             "[--queries Q]\n"
             "                    [--threads T] [--batch B] [--wait-us W] "
-            "[--out FILE]\n");
+            "[--out FILE]\n"
+            "                    [--blas-threshold N] [--skip-hnsw] "
+            "[--repeat R] [--append]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"items", 1, NULL, 'i'},   {"users", 1, NULL, 'u'},
-        {"dim", 1, NULL, 'd'},     {"queries", 1, NULL, 'q'},
-        {"threads", 1, NULL, 't'}, {"batch", 1, NULL, 'b'},
-        {"wait-us", 1, NULL, 'w'}, {"out", 1, NULL, 'o'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"items", 1, NULL, 'i'},
+                                          {"users", 1, NULL, 'u'},
+                                          {"dim", 1, NULL, 'd'},
+                                          {"queries", 1, NULL, 'q'},
+                                          {"threads", 1, NULL, 't'},
+                                          {"batch", 1, NULL, 'b'},
+                                          {"wait-us", 1, NULL, 'w'},
+                                          {"out", 1, NULL, 'o'},
+                                          {"blas-threshold", 1, NULL, 'B'},
+                                          {"skip-hnsw", 0, NULL, 'S'},
+                                          {"repeat", 1, NULL, 'r'},
+                                          {"append", 0, NULL, 'a'},
+                                          {NULL, 0, NULL, 0}};
     static const int efs[] = {16, 32, 64, 128};
     struct idx_config one = {.nthreads = 1};
     struct idx_error err = {0};
@@ -447,15 +499,30 @@ int main(int argc, char **argv)
         case 'o':
             o.out = optarg;
             break;
+        case 'B':
+            o.blas_threshold = atoi(optarg);
+            break;
+        case 'S':
+            o.skip_hnsw = true;
+            break;
+        case 'r':
+            o.repeat = atoi(optarg);
+            break;
+        case 'a':
+            o.append = true;
+            break;
         default:
             usage();
         }
     }
     if (optind != argc || o.items < o.k + SEEN || o.users < 1 || o.dim < 1 ||
-        o.queries < 1 || o.threads < 1 || o.batch < 1)
+        o.queries < 1 || o.threads < 1 || o.batch < 1 || o.repeat < 1 ||
+        o.repeat > 64)
         usage();
 
     make_data();
+    if (o.blas_threshold > 0)
+        idx_set_blas_threshold(o.blas_threshold);
     fprintf(stderr, "search_bench: building the flat index\n");
     if (idx_build(&one, items, o.items, o.dim, &flat, &err) != 0)
         die_idx("flat build", &err);
@@ -464,22 +531,27 @@ int main(int argc, char **argv)
      * any row. */
     bench_plain_single(flat);
     n_rows = 0;
-    bench_plain_single(flat);
-    bench_filtered_single(flat);
-    for (int b = 8; b <= 256; b *= 4)
-        bench_batched(flat, b);
-    bench_threads(flat, false);
-    bench_threads(flat, true);
-    bench_hnsw(flat, efs, (int)(sizeof(efs) / sizeof(efs[0])));
+    /* Runs interleaved, so that a burst of load on a shared machine
+     * hits every path alike. */
+    for (int r = 0; r < o.repeat; r++) {
+        bench_plain_single(flat);
+        bench_filtered_single(flat);
+        for (int b = 8; b <= 256; b *= 4)
+            bench_batched(flat, b);
+        bench_threads(flat, false);
+        bench_threads(flat, true);
+    }
+    if (!o.skip_hnsw)
+        bench_hnsw(flat, efs, (int)(sizeof(efs) / sizeof(efs[0])));
 
     print_table(stdout, argc, argv);
     if (o.out != NULL) {
-        FILE *f = fopen(o.out, "w");
+        FILE *f = fopen(o.out, o.append ? "a" : "w");
         if (f == NULL) {
             perror(o.out);
             return 1;
         }
-        fprintf(f, "# Search benchmark\n\n");
+        fprintf(f, o.append ? "\n" : "# Search benchmark\n\n");
         print_table(f, argc, argv);
         fclose(f);
     }

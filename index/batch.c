@@ -43,8 +43,10 @@ struct idx_batcher {
     pthread_cond_t done;  /* members: some batch finished */
     struct slot **open;   /* max_batch slots of the open batch */
     int n_open;
-    bool has_leader; /* a batch is open */
-    int searching;   /* batches being searched */
+    bool has_leader;           /* a batch is open */
+    int searching;             /* batches being searched */
+    int last_n;                /* size of the last batch closed */
+    uint64_t batches, queries; /* searched so far */
 };
 
 int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
@@ -87,6 +89,15 @@ int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
     return 0;
 }
 
+void idx_batcher_stats(struct idx_batcher *b, uint64_t *batches,
+                       uint64_t *queries)
+{
+    pthread_mutex_lock(&b->lock);
+    *batches = b->batches;
+    *queries = b->queries;
+    pthread_mutex_unlock(&b->lock);
+}
+
 void idx_batcher_free(struct idx_batcher *b)
 {
     if (b == NULL)
@@ -99,8 +110,12 @@ void idx_batcher_free(struct idx_batcher *b)
     free(b);
 }
 
-/* Wait, lock held, until the open batch is full, or the deadline has
- * passed and no other batch is being searched. */
+/*
+ * Wait, lock held, until the open batch is full, or the deadline has
+ * passed and no other batch is being searched. The timed wait is skipped
+ * when the last batch had a single member: at low load nobody is coming
+ * and the wait would only add latency.
+ */
 static void leader_wait(struct idx_batcher *b)
 {
     struct timespec until;
@@ -111,10 +126,13 @@ static void leader_wait(struct idx_batcher *b)
         until.tv_nsec -= 1000000000L;
         until.tv_sec++;
     }
-    while (b->n_open < b->max_batch) {
+    while (b->n_open < b->max_batch && b->max_wait_ns > 0 && b->last_n > 1) {
         if (pthread_cond_timedwait(&b->full, &b->lock, &until) == ETIMEDOUT)
             break;
     }
+    /* A search ending signals full too. */
+    while (b->n_open < b->max_batch && b->searching > 0)
+        pthread_cond_wait(&b->full, &b->lock);
 }
 
 /*
@@ -138,6 +156,9 @@ static void lead(struct idx_batcher *b, struct slot *me)
     qs = malloc((size_t)n * sizeof(*qs));
     if (members != NULL)
         memcpy(members, b->open, (size_t)n * sizeof(*members));
+    b->last_n = n;
+    b->batches++;
+    b->queries += (uint64_t)n;
     b->n_open = 0;
     b->has_leader = false;
     b->searching++;

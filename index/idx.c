@@ -12,6 +12,7 @@
 #include <faiss/c_api/error_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#include <faiss/c_api/utils/distances_c.h>
 #include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -642,6 +643,15 @@ out:
     free(sts);
     free(pend);
     return ret;
+}
+
+int idx_set_blas_threshold(int nq)
+{
+    int old = faiss_get_distance_compute_blas_threshold();
+
+    if (nq > 0)
+        faiss_set_distance_compute_blas_threshold(nq);
+    return old;
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,18 +123,79 @@ static int check_options(const struct svc_cmd *cmd)
     return 0;
 }
 
-/* Wait for SIGTERM or SIGINT (blocked in every thread), then drain. */
-static int wait_and_drain(struct svc_server *server, const sigset_t *set)
+/*
+ * A stored event takes effect in the served model at once: the user's
+ * recent items feed exclude_seen and on-the-fly embeddings until the next
+ * retrain learns from it. Weights follow the event's strength; a rating
+ * r (0..10) counts r - 2.5, so low ratings are negative feedback. Items
+ * the model does not know yet are skipped (the next retrain adds them).
+ */
+static void event_to_model(void *arg, const struct gnn_event *ev)
 {
-    int sig = 0;
+    static const float weights[] = {
+        [GNN_EVENT_VIEW] = 1.0f,
+        [GNN_EVENT_CLICK] = 2.0f,
+        [GNN_EVENT_CART] = 3.0f,
+        [GNN_EVENT_PURCHASE] = 4.0f,
+    };
+    struct svc_ctx *ctx = arg;
+    float w = ev->type == GNN_EVENT_RATING ? (float)ev->value - 2.5f
+                                           : weights[ev->type];
 
-    sigwait(set, &sig);
+    if (ctx->model != NULL && w != 0.0f)
+        svc_model_add_interaction(ctx->model, ev->user_id, ev->item_id, w,
+                                  NULL);
+}
+
+/*
+ * SIGTERM and SIGINT are caught by a handler rather than blocked and
+ * waited for: libraries start threads of their own before main (the BLAS
+ * thread pool), and a signal delivered to one of those with the default
+ * action would end the process mid-drain. The handler only writes the
+ * signal number to a pipe that the main thread reads.
+ */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    int saved = errno;
+
+    if (write(signal_pipe[1], &b, 1) < 0) {
+        /* the pipe is full: a stop is already pending */
+    }
+    errno = saved;
+}
+
+static int catch_signals(void)
+{
+    struct sigaction sa;
+
+    if (pipe(signal_pipe) != 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Wait for SIGTERM or SIGINT, then drain. Later signals are ignored: the
+ * drain is bounded by --drain-timeout already. */
+static void wait_and_drain(struct svc_server *server)
+{
+    unsigned char sig = 0;
+
+    while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
+        ;
     svc_log_info("draining", "signal=%s drain_timeout_s=%g",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", o.drain_timeout);
     long left = svc_server_drain(server, o.drain_timeout);
     if (left > 0)
         svc_log_warn("drain timed out", "in_flight=%ld", left);
-    return 0;
 }
 
 static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
@@ -141,7 +203,6 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
     struct svc_ctx ctx = {0};
     struct svc_server *server = NULL;
     struct svc_error err;
-    sigset_t set;
     int ret;
 
     if (argc > 0)
@@ -160,6 +221,8 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
     }
     if ((ret = load_keys(cmd, ctx.auth)) != 0)
         goto out;
+    ctx.on_event = event_to_model;
+    ctx.on_event_arg = &ctx;
 
     if (o.store != NULL) {
         struct gnn_error gerr;
@@ -187,13 +250,11 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
         svc_log_warn("no snapshot given; serving without a model", NULL);
     }
 
-    /* Every thread the daemon starts inherits this mask, so the signals
-     * reach only sigwait() below. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (catch_signals() != 0) {
+        ret = svc_cli_fail(cmd, "cannot install signal handlers: %s",
+                           strerror(errno));
+        goto out;
+    }
 
     struct svc_server_config sc = {
         .listen = o.listen,
@@ -209,7 +270,7 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
     svc_log_info("listening", "listen=%s port=%d threads=%ld", o.listen,
                  svc_server_port(server), o.threads);
 
-    ret = wait_and_drain(server, &set);
+    wait_and_drain(server);
     svc_server_free(server);
     svc_log_info("stopped", NULL);
 
@@ -218,6 +279,11 @@ out:
     gnn_store_close(ctx.store);
     svc_metrics_free(ctx.metrics);
     svc_auth_free(ctx.auth);
+    for (int i = 0; i < 2; i++) {
+        if (signal_pipe[i] >= 0)
+            close(signal_pipe[i]);
+        signal_pipe[i] = -1;
+    }
     return ret;
 }
 

@@ -597,7 +597,8 @@ int svc_model_new(const struct svc_model_config *cfg, struct svc_model **out,
     if (cfg != NULL)
         c = *cfg;
     if (c.max_k < 0 || c.search_threads < 0 || c.nprobe < 0 ||
-        c.ef_search < 0 || c.coalesce_max_batch < 0 || c.coalesce_wait_us < 0)
+        c.ef_search < 0 || c.coalesce_max_batch < 0 || c.coalesce_wait_us < 0 ||
+        c.blas_threshold < 0)
         return svc_error_set(err, SVC_EINVAL,
                              "model settings must not be negative");
     c.max_k = c.max_k ? c.max_k : DEFAULT_MAX_K;
@@ -615,6 +616,8 @@ int svc_model_new(const struct svc_model_config *cfg, struct svc_model **out,
     }
     c.index_factory = m->factory;
     m->cfg = c;
+    if (c.blas_threshold > 0)
+        idx_set_blas_threshold(c.blas_threshold);
     pthread_mutex_init(&m->write_lock, NULL);
     pthread_mutex_init(&m->reg.lock, NULL);
     for (int i = 0; i < LOG_SHARDS; i++)

@@ -33,6 +33,10 @@ struct svc_model_config {
     int ef_search;          /* HNSW candidate list size */
     int coalesce_max_batch; /* queries per batch (default 64) */
     int coalesce_wait_us;   /* longest wait for a batch to fill (200) */
+    /* Flat searches of at least this many queries are one BLAS matrix
+     * product; a process-wide FAISS setting, applied by svc_model_new().
+     * FAISS's own default is 20; coalesced batches are often smaller. */
+    int blas_threshold;
 };
 
 /* Which answer a recommendation request got. */

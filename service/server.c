@@ -561,8 +561,16 @@ long svc_server_drain(struct svc_server *s, double timeout_s)
     int64_t left;
 
     atomic_store(&s->ctx->draining, true);
-    if (s->quiesced == MHD_INVALID_SOCKET)
+    if (s->quiesced == MHD_INVALID_SOCKET) {
         s->quiesced = MHD_quiesce_daemon(s->daemon);
+        /* The daemon no longer accepts, but the kernel would still queue
+         * new connections on the open socket until they time out. Shut it
+         * down now so they are refused at once (and go to another
+         * replica); it is closed only after MHD_stop_daemon, as
+         * libmicrohttpd asks. */
+        if (s->quiesced != MHD_INVALID_SOCKET)
+            shutdown(s->quiesced, SHUT_RDWR);
+    }
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     while ((left = svc_metrics_in_flight(s->ctx->metrics)) > 0 &&

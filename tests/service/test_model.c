@@ -495,3 +495,36 @@ Test(model, coalesced_readers_only_ever_see_complete_generations)
 {
     swap_under_readers(true);
 }
+
+Test(model, index_settings_come_from_the_config)
+{
+    struct svc_model_config cfg = {.index_factory = "HNSW16,Flat",
+                                   .ef_search = 64};
+    struct svc_model_config bad = {.index_factory = "Bogus42"};
+    struct svc_model *m = NULL, *b = NULL;
+    struct svc_scored_item items[K];
+    struct svc_rec_result r = {.items = items};
+    struct svc_rec_query q = {.user_id = "u1", .k = K};
+    struct svc_error err = {0};
+
+    cr_assert_eq(svc_model_new(&cfg, &m, &err), 0);
+    cr_assert_eq(svc_model_publish(m, make_snapshot(""), &err), 0, "%s",
+                 err.text);
+    struct svc_gen *g = svc_model_acquire(m);
+    cr_assert_eq(svc_gen_recommend(g, &q, &r, &err), 0, "%s", err.text);
+    cr_assert_eq(r.n, K);
+    json_t *d = svc_gen_describe(g);
+    json_t *ix = json_object_get(d, "index");
+    cr_assert_str_eq(json_string_value(json_object_get(ix, "factory")),
+                     "HNSW16,Flat");
+    cr_assert(json_is_false(json_object_get(ix, "exact")));
+    json_decref(d);
+    svc_gen_release(g);
+    svc_model_free(m);
+
+    cr_assert_eq(svc_model_new(&bad, &b, &err), 0);
+    cr_assert_lt(svc_model_publish(b, make_snapshot(""), &err), 0);
+    cr_assert(strstr(err.text, "faiss_index_factory") != NULL, "%s", err.text);
+    cr_assert_null(svc_model_acquire(b));
+    svc_model_free(b);
+}
