@@ -13,6 +13,7 @@ static struct svc_cmd *const commands[] = {
     &svc_cmd_train,
     &svc_cmd_eval,
     &svc_cmd_gen,
+    &svc_cmd_replay,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
