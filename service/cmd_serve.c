@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "background.h"
 #include "gnn_events.h"
 #include "gnn_store.h"
 #include "handlers.h"
 #include "learn.h"
 #include "log.h"
+#include "loop.h"
 #include "model.h"
 #include "server.h"
 
@@ -175,17 +175,40 @@ static void event_to_model(void *arg, const struct gnn_event *ev)
     if (ctx->model != NULL && w != 0.0f)
         svc_model_add_interaction(ctx->model, ev->user_id, ev->item_id, w,
                                   NULL);
-    if (ctx->background != NULL)
-        svc_background_note_event(ctx->background);
+    if (ctx->loop != NULL)
+        svc_loop_note_events(ctx->loop, 1);
+}
+
+static void round_done(void *arg, enum svc_round_kind kind, int status,
+                       double seconds, const struct svc_error *err)
+{
+    char text[300];
+
+    if (status == 0) {
+        svc_log_info("training round done", "kind=%s seconds=%.3f",
+                     svc_round_kind_name(kind), seconds);
+        return;
+    }
+    svc_log_error("training round failed", "kind=%s seconds=%.3f error=%s",
+                  svc_round_kind_name(kind), seconds,
+                  svc_log_quote(text, sizeof(text), err ? err->text : ""));
+}
+
+/* The watermark in a generation folder's name ("gen-000000000042"). */
+static int64_t generation_watermark(const char *path)
+{
+    const char *base = strrchr(path, '/');
+
+    base = base != NULL ? base + 1 : path;
+    return strncmp(base, "gen-", 4) == 0 ? strtoll(base + 4, NULL, 10) : 0;
 }
 
 /*
  * Load what to serve: the newest generation under --data-dir when there
- * is one (what was learned before a restart), else --snapshot. Sets
- * *watermark to the last stored event the loaded model has learned.
+ * is one (what was learned before a restart), else --snapshot; then
+ * replay the stored events the loaded model has not learned from.
  */
-static int open_model(const struct svc_cmd *cmd, struct svc_ctx *ctx,
-                      int64_t *watermark)
+static int open_model(const struct svc_cmd *cmd, struct svc_ctx *ctx)
 {
     struct svc_model_config mc = {
         .index_factory = o.index_factory,
@@ -196,68 +219,52 @@ static int open_model(const struct svc_cmd *cmd, struct svc_ctx *ctx,
     struct svc_error err;
     char *latest = NULL;
     const char *path = o.snapshot;
-    int ret = 0;
+    int64_t watermark = 0, replayed = 0;
+    int ret;
 
-    *watermark = 0;
     if (o.data_dir != NULL &&
-        svc_learner_latest(o.data_dir, &latest, NULL) == 0)
+        svc_learner_latest(o.data_dir, &latest, NULL) == 0) {
         path = latest;
+        watermark = generation_watermark(latest);
+    }
     if (path == NULL) {
         svc_log_warn("no snapshot given; serving without a model", NULL);
         return 0;
     }
-    if (svc_ctx_model_open(ctx, &mc, path, &err) != 0) {
+    ret = svc_ctx_model_open(ctx, &mc, path, &err);
+    if (ret != 0) {
         ret =
             svc_cli_fail(cmd, "cannot serve snapshot '%s': %s", path, err.text);
-    } else {
-        *watermark = svc_snapshot_watermark(path);
-        svc_log_info("model loaded", "snapshot=%s watermark=%lld", path,
-                     (long long)*watermark);
+        free(latest);
+        return ret;
     }
-    free(latest);
-    return ret;
-}
-
-/* Without background learning, stored events still reach the served
- * model after a restart. */
-static void replay_events(struct svc_ctx *ctx, int64_t watermark)
-{
-    struct svc_error err;
-    int64_t replayed = 0;
-
-    if (svc_learner_replay(ctx->model, ctx->store, watermark, &replayed,
+    svc_log_info("model loaded", "snapshot=%s", path);
+    if (ctx->store != NULL &&
+        svc_learner_replay(ctx->model, ctx->store, watermark, &replayed,
                            &err) != 0)
         svc_log_warn("cannot replay stored events", "error=%s", err.text);
-    else
-        svc_log_info("events replayed into the served model",
-                     "after_seq=%lld events=%lld", (long long)watermark,
-                     (long long)replayed);
+    else if (replayed > 0)
+        svc_log_info("stored events replayed", "events=%lld after_seq=%lld",
+                     (long long)replayed, (long long)watermark);
+    free(latest);
+    return 0;
 }
 
-/* Start background learning (--data-dir); it replays first. */
-static int start_learning(const struct svc_cmd *cmd, struct svc_ctx *ctx,
-                          int64_t watermark)
+/* Start the learner and the background loop (--data-dir). */
+static int start_learning(const struct svc_cmd *cmd, struct svc_ctx *ctx)
 {
-    struct svc_background_config bc = {
-        .learner =
-            {
-                .dir = o.data_dir,
-                .model = o.learn_model,
-                .dim = 64,
-                .layers = 3,
-                .incremental_epochs = (int)o.learn_incremental_epochs,
-                .full_epochs = (int)o.learn_epochs,
-                .batch = 2048,
-                .lr = 0.001f,
-                .threads = (int)o.learn_threads,
-                .keep = 3,
-                .seed = 2024,
-            },
-        .base_snapshot = o.snapshot,
-        .served_watermark = watermark,
-        .min_new_events = o.learn_min_events,
-        .max_delay_s = o.learn_max_delay,
-        .full_interval_s = o.learn_full_interval,
+    struct svc_learner_config lc = {
+        .dir = o.data_dir,
+        .model = o.learn_model,
+        .dim = 64,
+        .layers = 3,
+        .incremental_epochs = (int)o.learn_incremental_epochs,
+        .full_epochs = (int)o.learn_epochs,
+        .batch = 2048,
+        .lr = 0.001f,
+        .threads = (int)o.learn_threads,
+        .keep = 3,
+        .seed = 2024,
     };
     struct svc_error err;
 
@@ -265,9 +272,21 @@ static int start_learning(const struct svc_cmd *cmd, struct svc_ctx *ctx,
         return svc_cli_usage_error(cmd, "--data-dir needs --snapshot (or a "
                                         "generation in the folder) to start "
                                         "from");
-    if (svc_background_start(&bc, ctx->model, ctx->store, &ctx->background,
-                             &err) != 0)
+    if (svc_learner_new(&lc, ctx->model, ctx->store, o.snapshot, &ctx->learner,
+                        &err) != 0)
         return svc_cli_fail(cmd, "cannot start learning: %s", err.text);
+
+    struct svc_loop_config loop = {
+        .min_new_events = o.learn_min_events,
+        .max_delay_s = o.learn_max_delay,
+        .full_interval_s = o.learn_full_interval,
+        .round = svc_learner_round,
+        .done = round_done,
+        .ctx = ctx->learner,
+    };
+    if (svc_loop_start(&loop, &ctx->loop, &err) != 0)
+        return svc_cli_fail(cmd, "cannot start the learning loop: %s",
+                            err.text);
     svc_log_info("learning in the background", "dir=%s model=%s", o.data_dir,
                  o.learn_model);
     return 0;
@@ -360,14 +379,9 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
         svc_log_info("event store opened", "store=%s", o.store);
     }
 
-    int64_t watermark;
-    if ((ret = open_model(cmd, &ctx, &watermark)) != 0)
+    if ((ret = open_model(cmd, &ctx)) != 0)
         goto out;
-    if (o.data_dir != NULL)
-        ret = start_learning(cmd, &ctx, watermark);
-    else if (ctx.store != NULL && ctx.model != NULL)
-        replay_events(&ctx, watermark);
-    if (ret != 0)
+    if (o.data_dir != NULL && (ret = start_learning(cmd, &ctx)) != 0)
         goto out;
 
     if (catch_signals() != 0) {
@@ -397,7 +411,8 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
 out:
     /* The loop waits for a running round, which publishes to the model:
      * stop it before the model goes. */
-    svc_background_stop(ctx.background);
+    svc_loop_stop(ctx.loop);
+    svc_learner_free(ctx.learner);
     svc_ctx_model_close(&ctx);
     gnn_store_close(ctx.store);
     svc_metrics_free(ctx.metrics);

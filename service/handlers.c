@@ -5,8 +5,8 @@
  */
 #include "handlers.h"
 
-#include "background.h"
 #include "events.h"
+#include "loop.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -112,20 +112,6 @@ static void handle_readyz(struct svc_ctx *ctx, const struct svc_req *req,
 /* ------------------------------------------------------------------ */
 /* Metrics and the contract */
 
-/* Append the background learner's series to the rendered metrics. */
-static int append_background(struct svc_ctx *ctx, struct svc_response *res)
-{
-    size_t need = svc_background_metrics(ctx->background, NULL, 0);
-    char *grown = realloc(res->owned, res->owned_len + need + 1);
-
-    if (grown == NULL)
-        return SVC_ENOMEM;
-    res->owned = grown;
-    res->owned_len += svc_background_metrics(ctx->background,
-                                             grown + res->owned_len, need + 1);
-    return 0;
-}
-
 static void handle_metrics(struct svc_ctx *ctx, const struct svc_req *req,
                            struct svc_response *res)
 {
@@ -136,11 +122,6 @@ static void handle_metrics(struct svc_ctx *ctx, const struct svc_req *req,
     if (svc_metrics_render(ctx->metrics, &mm, &res->owned, &res->owned_len,
                            &err) != 0) {
         svc_response_problem(res, SVC_PROBLEM_OVERLOADED, err.text, req, NULL);
-        return;
-    }
-    if (ctx->background != NULL && append_background(ctx, res) != 0) {
-        svc_response_problem(res, SVC_PROBLEM_OVERLOADED, "out of memory", req,
-                             NULL);
         return;
     }
     res->status = 200;
@@ -207,14 +188,14 @@ static void handle_events(struct svc_ctx *ctx, const struct svc_req *req,
 static void handle_retrain(struct svc_ctx *ctx, const struct svc_req *req,
                            struct svc_response *res)
 {
-    if (ctx->background == NULL) {
+    if (ctx->loop == NULL) {
         svc_response_problem(res, SVC_PROBLEM_NOT_IMPLEMENTED,
                              "background learning is off on this server; "
                              "start it with --store and --data-dir",
                              req, NULL);
         return;
     }
-    svc_background_request_full(ctx->background);
+    svc_loop_request_full(ctx->loop);
     svc_response_json(res, 202, json_pack("{s:s}", "status", "scheduled"));
 }
 

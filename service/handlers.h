@@ -22,7 +22,8 @@
 #include "route.h"
 
 struct svc_model;
-struct svc_background;
+struct svc_loop;
+struct svc_learner;
 struct gnn_store;
 struct gnn_event;
 struct MHD_Connection;
@@ -30,16 +31,17 @@ struct MHD_Connection;
 /* What every handler may use; owned by `hoprec serve`, which keeps it
  * alive until the server has stopped. */
 struct svc_ctx {
-    struct svc_model *model;           /* served generations; NULL: none */
-    struct gnn_store *store;           /* event store; NULL: ingestion off */
-    struct svc_background *background; /* learning; NULL: off */
-    struct svc_auth *auth;             /* keys and roles */
-    struct svc_metrics *metrics;       /* counters and histograms */
-    atomic_bool draining;              /* set on SIGTERM: /readyz answers 503 */
-    int default_k;                     /* k when the query gives none */
-    int max_k;                         /* largest k + offset */
-    int max_exclude;                   /* ids an exclude list may hold */
-    int max_events;                    /* events one POST /v1/events may hold */
+    struct svc_model *model;     /* served generations; NULL: none */
+    struct gnn_store *store;     /* event store; NULL: ingestion off */
+    struct svc_loop *loop;       /* background learning; NULL: off */
+    struct svc_learner *learner; /* what the loop's rounds run */
+    struct svc_auth *auth;       /* keys and roles */
+    struct svc_metrics *metrics; /* counters and histograms */
+    atomic_bool draining;        /* set on SIGTERM: /readyz answers 503 */
+    int default_k;               /* k when the query gives none */
+    int max_k;                   /* largest k + offset */
+    int max_exclude;             /* ids an exclude list may hold */
+    int max_events;              /* events one POST /v1/events may hold */
     /* Told after each durable event (may be NULL): wakes the trainer. */
     void (*on_event)(void *arg, const struct gnn_event *ev);
     void *on_event_arg;

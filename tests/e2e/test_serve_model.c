@@ -384,8 +384,8 @@ Test(serve_model, retrain_publishes_a_new_generation)
 
     cr_assert_eq(http_request(learner.port, "GET", "/metrics", NULL, NULL, &r),
                  0);
-    cr_assert(strstr(r.body,
-                     "hoprec_training_rounds_total{kind=\"full\"} 1\n") != NULL,
+    cr_assert(strstr(r.body, "hoprec_learn_rounds_total{kind=\"full\"} 1\n") !=
+                  NULL,
               "%s", r.body);
     cr_assert(strstr(r.body, "hoprec_model_version 2\n") != NULL);
     http_resp_free(&r);
