@@ -331,7 +331,7 @@ int main(int argc, char **argv)
            "requests/s meanwhile; %ld users, %ld items\n",
            opt.probes, opt.interval, opt.readers,
            (double)atomic_load(&reads) / seconds, n_users, n_items);
-    char cmd[8300];
+    char cmd[12400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'*", learn, log, store);
     if (system(cmd) != 0)
         fprintf(stderr, "freshness_bench: could not remove %s\n", learn);
