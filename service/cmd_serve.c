@@ -76,7 +76,7 @@ static struct svc_opt serve_opts[] = {
      "address to listen on; [V6]:PORT for IPv6, port 0 for any free port", 0, 0,
      false},
     {"threads", SVC_OPT_INT, &o.threads, "0", "N",
-     "HTTP worker threads; 0 = one per core", 0, 1024, false},
+     "HTTP worker threads; 0 = four per core", 0, 1024, false},
     {"connection-limit", SVC_OPT_INT, &o.connection_limit, "1024", "N",
      "open connections at most; more are refused", 1, 1000000, false},
     {"timeout", SVC_OPT_INT, &o.timeout, "30", "SECONDS",
@@ -160,9 +160,11 @@ static int check_options(const struct svc_cmd *cmd)
                                    "--default-k (%ld) must not exceed "
                                    "--max-k (%ld)",
                                    o.default_k, o.max_k);
+    /* More threads than cores: a POST /v1/events thread waits for its
+     * commit, and only batches waiting together can share one fsync. */
     if (o.threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        o.threads = cores > 0 ? cores : 1;
+        o.threads = 4 * (cores > 0 ? cores : 1);
     }
     return 0;
 }
