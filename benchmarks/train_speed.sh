@@ -61,7 +61,7 @@ cc -O2 -I"$root/core/include" "$root/benchmarks/spmm_bench.c" \
       >"$scratch/speed_${set}.log" 2>&1
     read -r rs re rm < <(reference "$set")
     jq -r --arg set "$set" --arg rs "$rs" --arg re "$re" --arg rm "$rm" '
-      def s: . * 1000 | round / 1000 | tostring;
+      def s: if . == null then "-" else . * 1000 | round / 1000 | tostring end;
       .seconds_per_epoch as $spe
       | (if .test then .test.seconds else .valid.seconds end) as $ev
       | "| \($set) | \($spe | s) | \(.cpu_seconds_per_epoch | s) | \($rs) | "
