@@ -7,22 +7,25 @@
  * reference owned by the model; readers add their own. The hazard is the
  * window between a reader loading m->cur and incrementing that
  * generation's count: a writer swapping in that window could drop the
- * last reference and free it under the reader. Readers therefore pin
- * themselves around those two steps in one of two counters (picked by
- * the parity of m->epoch), and a writer, after the swap, waits until
- * each counter has been seen at zero once, flipping the parity before
- * each wait so that new readers go to the other counter and the awaited
- * one drains in bounded time. Why this is enough (all operations are
- * sequentially consistent, so they fall in one total order): a reader
- * whose pin is seen by the writer's wait has either left, and so has
- * already counted its reference, or is still pinned and the count is not
- * zero; a reader that pins after the wait loads m->cur after the swap
- * and so cannot get the old generation. Waiting on both counters covers
- * a reader that read the parity before a flip and pins late. Readers do
- * four atomic operations and never block; only writers (serialised by
- * m->write_lock) wait, for readers that are inside those few
- * instructions. The old generation is then freed by whoever drops its
- * last reference, which may be a reader.
+ * last reference and free the generation under the reader. So readers
+ * pin themselves around those two steps in one of two counters (picked
+ * by the parity of m->epoch), and a writer, after the swap, waits for
+ * each counter in turn to read zero, flipping the parity before each
+ * wait so that new readers pin the other counter and the awaited one
+ * drains in bounded time.
+ *
+ * Why that is enough: every operation here is sequentially consistent,
+ * so all of them fall in one total order. A reader that got the old
+ * pointer loaded it before the swap, so it pinned before the swap, hence
+ * before both waits. The writer's wait on that reader's counter can read
+ * zero only once the reader has unpinned, and the reader unpins only
+ * after counting its reference. So when the writer drops the model's
+ * reference, every reader holding the old pointer has counted itself,
+ * and the count reaches zero only when the last of them releases it.
+ * Readers do four atomic operations and never block; only writers
+ * (serialised by m->write_lock) wait, and only for readers inside those
+ * few instructions. The last reference may be dropped by a reader, which
+ * then frees the generation.
  */
 #include "model.h"
 
