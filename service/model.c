@@ -41,11 +41,12 @@
 #include "idx.h"
 #include "model_map.h"
 
-#define DEFAULT_MAX_K   1000
-#define DEFAULT_BATCH   64
-#define DEFAULT_WAIT_US 200
-#define LOG_SHARDS      16
-#define LOG_PER_USER    256
+#define DEFAULT_MAX_K          1000
+#define DEFAULT_BATCH          64
+#define DEFAULT_WAIT_US        200
+#define DEFAULT_BLAS_THRESHOLD 4
+#define LOG_SHARDS             16
+#define LOG_PER_USER           256
 
 /* ------------------------------------------------------------------ */
 /* Types                                                               */
@@ -618,9 +619,11 @@ int svc_model_new(const struct svc_model_config *cfg, struct svc_model **out,
         return svc_error_set(err, SVC_ENOMEM, "no memory for a model");
     }
     c.index_factory = m->factory;
-    m->cfg = c;
+    if (c.blas_threshold == 0 && c.coalesce)
+        c.blas_threshold = DEFAULT_BLAS_THRESHOLD;
     if (c.blas_threshold > 0)
         idx_set_blas_threshold(c.blas_threshold);
+    m->cfg = c;
     pthread_mutex_init(&m->write_lock, NULL);
     pthread_mutex_init(&m->reg.lock, NULL);
     for (int i = 0; i < LOG_SHARDS; i++)
