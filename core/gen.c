@@ -787,8 +787,8 @@ int gnn_gen_config_check(const struct gnn_gen_config *c, struct gnn_error *err)
     else if (!(c->anchor_share >= 0 && c->anchor_share <= 1) ||
              !(c->follow_prob >= 0 && c->follow_prob <= 1))
         bad = "anchor_share and follow_prob must be in [0, 1]";
-    else if (c->days < 1 || c->days > 36500)
-        bad = "days must be in 1 .. 36500";
+    else if (c->days < 1 || c->days > 3650)
+        bad = "days must be in 1 .. 3650";
     else if (c->start_time < 0 || c->start_time > (int64_t)1 << 40)
         bad = "start_time must be a non-negative unix time";
     else if (!(c->valid_frac >= 0 && c->test_frac >= 0 &&

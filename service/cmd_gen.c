@@ -27,7 +27,7 @@ static struct svc_opt gen_opts[] = {
      "mean sessions per user (log-normal spread)", 0.01, 10000, false},
     {"views-per-session", SVC_OPT_DOUBLE, &gen.views, "4", "X",
      "mean product views per session", 1, 30, false},
-    {"days", SVC_OPT_INT, &gen.days, "56", "D", "time span in days", 1, 36500,
+    {"days", SVC_OPT_INT, &gen.days, "56", "D", "time span in days", 1, 3650,
      false},
     {"start", SVC_OPT_INT, &gen.start, "1704067200", "UNIX",
      "unix time of the first day (default 2024-01-01)", 0, 1099511627776.0,
@@ -47,6 +47,20 @@ static struct svc_opt gen_opts[] = {
     SVC_COMMON_OPTS,
     {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
 };
+
+/* Log each quarter of each stage, so that a long run shows it moves. */
+static int log_progress(void *ctx, const char *stage, double done)
+{
+    int *last = ctx; /* quarters logged so far, per stage */
+    int k = stage[0] == 'e' ? 0 : 1;
+    int quarter = (int)(done * 4);
+
+    if (quarter > last[k] && quarter < 4) {
+        last[k] = quarter;
+        svc_log_info("generating", "stage=%s done=%d%%", stage, quarter * 25);
+    }
+    return 0;
+}
 
 static int run_gen(const struct svc_cmd *cmd, int argc, char **argv)
 {
@@ -76,15 +90,18 @@ static int run_gen(const struct svc_cmd *cmd, int argc, char **argv)
         return svc_cli_usage_error(cmd, "%s", err.text + 5);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (gnn_gen_write(&c, gen.out, &st, NULL, NULL, &err) != 0)
+    int quarters[2] = {0, 0};
+    if (gnn_gen_write(&c, gen.out, &st, log_progress, quarters, &err) != 0)
         return svc_cli_fail(cmd, "%s", err.text);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) +
                   (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 
+    char quoted[512];
     svc_log_info("data set generated",
-                 "out=%s users=%d items=%d events=%lld seconds=%.2f", gen.out,
-                 st.n_users, st.n_items, (long long)st.n_events, secs);
+                 "out=%s users=%d items=%d events=%lld seconds=%.2f",
+                 svc_log_quote(quoted, sizeof(quoted), gen.out), st.n_users,
+                 st.n_items, (long long)st.n_events, secs);
     printf("%s: %d users, %d items, %lld events (%lld views, %lld clicks, "
            "%lld carts, %lld purchases, %lld ratings); splits %lld train / "
            "%lld valid / %lld test; %lld held-out pairs; anchor->accessory "

@@ -1,20 +1,32 @@
 #include "commands.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gnn_events.h"
 #include "gnn_store.h"
 #include "handlers.h"
+#include "learn.h"
 #include "log.h"
+#include "loop.h"
 #include "model.h"
 #include "server.h"
 
 static struct {
     char *snapshot;
     char *store;
+    char *data_dir;
+    char *learn_model;
+    long learn_min_events;
+    double learn_max_delay;
+    double learn_full_interval;
+    long learn_epochs;
+    long learn_incremental_epochs;
+    long learn_threads;
     char *listen;
     long threads;
     long connection_limit;
@@ -38,6 +50,26 @@ static struct svc_opt serve_opts[] = {
      0, 0, false},
     {"store", SVC_OPT_STR, &o.store, NULL, "FILE",
      "SQLite event store for POST /v1/events (without it: 503)", 0, 0, false},
+    {"data-dir", SVC_OPT_STR, &o.data_dir, NULL, "DIR",
+     "learn from stored events in the background, writing generations to "
+     "DIR/snapshots (needs --store)",
+     0, 0, false},
+    {"learn-model", SVC_OPT_STR, &o.learn_model, "lightgcn", "NAME",
+     "model the background rounds train (mf, lightgcn, gcn, ...)", 0, 0, false},
+    {"learn-min-events", SVC_OPT_INT, &o.learn_min_events, "1000", "N",
+     "start an incremental round once this many new events are stored", 1, 1e9,
+     false},
+    {"learn-max-delay", SVC_OPT_DOUBLE, &o.learn_max_delay, "300", "SECONDS",
+     "...or once the oldest unlearned event is this old", 0.1, 1e7, false},
+    {"learn-full-interval", SVC_OPT_DOUBLE, &o.learn_full_interval, "0",
+     "SECONDS", "retrain from scratch this often; 0 = on request only", 0, 1e9,
+     false},
+    {"learn-epochs", SVC_OPT_INT, &o.learn_epochs, "20", "N",
+     "epochs of a full round", 1, 100000, false},
+    {"learn-incremental-epochs", SVC_OPT_INT, &o.learn_incremental_epochs, "3",
+     "N", "epochs of an incremental (warm-started) round", 1, 100000, false},
+    {"learn-threads", SVC_OPT_INT, &o.learn_threads, "1", "N",
+     "threads a training round uses", 1, 1024, false},
     {"listen", SVC_OPT_STR, &o.listen, "127.0.0.1:8080", "HOST:PORT",
      "address to listen on; [V6]:PORT for IPv6, port 0 for any free port", 0, 0,
      false},
@@ -110,6 +142,9 @@ static int check_options(const struct svc_cmd *cmd)
 
     if (svc_listen_parse(o.listen, &addr, &err) != 0)
         return svc_cli_usage_error(cmd, "--listen: %s", err.text);
+    if (o.data_dir != NULL && o.store == NULL)
+        return svc_cli_usage_error(cmd, "--data-dir needs --store FILE (the "
+                                        "events to learn from)");
     if (o.default_k > o.max_k)
         return svc_cli_usage_error(cmd,
                                    "--default-k (%ld) must not exceed "
@@ -122,18 +157,190 @@ static int check_options(const struct svc_cmd *cmd)
     return 0;
 }
 
-/* Wait for SIGTERM or SIGINT (blocked in every thread), then drain. */
-static int wait_and_drain(struct svc_server *server, const sigset_t *set)
-{
-    int sig = 0;
+/*
+ * A stored event takes effect in the served model at once: the user's
+ * recent items feed exclude_seen and on-the-fly embeddings until the next
+ * round learns from it (with the same weights the learner and a replay
+ * use). Items the model does not know yet are skipped; the next round adds
+ * them. With learning on, the loop counts the event towards its next
+ * incremental round.
+ */
+static struct gnn_event_weights event_weights;
 
-    sigwait(set, &sig);
+static void event_to_model(void *arg, const struct gnn_event *ev)
+{
+    struct svc_ctx *ctx = arg;
+    float w = gnn_event_weight(&event_weights, ev->type, (float)ev->value);
+
+    if (ctx->model != NULL && w != 0.0f)
+        svc_model_add_interaction(ctx->model, ev->user_id, ev->item_id, w,
+                                  NULL);
+    if (ctx->loop != NULL)
+        svc_loop_note_events(ctx->loop, 1);
+}
+
+static void round_done(void *arg, enum svc_round_kind kind, int status,
+                       double seconds, const struct svc_error *err)
+{
+    char text[300];
+
+    if (status == 0) {
+        svc_log_info("training round done", "kind=%s seconds=%.3f",
+                     svc_round_kind_name(kind), seconds);
+        return;
+    }
+    svc_log_error("training round failed", "kind=%s seconds=%.3f error=%s",
+                  svc_round_kind_name(kind), seconds,
+                  svc_log_quote(text, sizeof(text), err ? err->text : ""));
+}
+
+/* The watermark in a generation folder's name ("gen-000000000042"). */
+static int64_t generation_watermark(const char *path)
+{
+    const char *base = strrchr(path, '/');
+
+    base = base != NULL ? base + 1 : path;
+    return strncmp(base, "gen-", 4) == 0 ? strtoll(base + 4, NULL, 10) : 0;
+}
+
+/*
+ * Load what to serve: the newest generation under --data-dir when there
+ * is one (what was learned before a restart), else --snapshot; then
+ * replay the stored events the loaded model has not learned from.
+ */
+static int open_model(const struct svc_cmd *cmd, struct svc_ctx *ctx)
+{
+    struct svc_model_config mc = {
+        .index_factory = o.index_factory,
+        .search_threads = (int)o.search_threads,
+        .max_k = (int)o.max_k,
+        .coalesce = o.coalesce,
+    };
+    struct svc_error err;
+    char *latest = NULL;
+    const char *path = o.snapshot;
+    int64_t watermark = 0, replayed = 0;
+    int ret;
+
+    if (o.data_dir != NULL &&
+        svc_learner_latest(o.data_dir, &latest, NULL) == 0) {
+        path = latest;
+        watermark = generation_watermark(latest);
+    }
+    if (path == NULL) {
+        svc_log_warn("no snapshot given; serving without a model", NULL);
+        return 0;
+    }
+    ret = svc_ctx_model_open(ctx, &mc, path, &err);
+    if (ret != 0) {
+        ret =
+            svc_cli_fail(cmd, "cannot serve snapshot '%s': %s", path, err.text);
+        free(latest);
+        return ret;
+    }
+    svc_log_info("model loaded", "snapshot=%s", path);
+    if (ctx->store != NULL &&
+        svc_learner_replay(ctx->model, ctx->store, watermark, &replayed,
+                           &err) != 0)
+        svc_log_warn("cannot replay stored events", "error=%s", err.text);
+    else if (replayed > 0)
+        svc_log_info("stored events replayed", "events=%lld after_seq=%lld",
+                     (long long)replayed, (long long)watermark);
+    free(latest);
+    return 0;
+}
+
+/* Start the learner and the background loop (--data-dir). */
+static int start_learning(const struct svc_cmd *cmd, struct svc_ctx *ctx)
+{
+    struct svc_learner_config lc = {
+        .dir = o.data_dir,
+        .model = o.learn_model,
+        .dim = 64,
+        .layers = 3,
+        .incremental_epochs = (int)o.learn_incremental_epochs,
+        .full_epochs = (int)o.learn_epochs,
+        .batch = 2048,
+        .lr = 0.001f,
+        .threads = (int)o.learn_threads,
+        .keep = 3,
+        .seed = 2024,
+    };
+    struct svc_error err;
+
+    if (ctx->model == NULL)
+        return svc_cli_usage_error(cmd, "--data-dir needs --snapshot (or a "
+                                        "generation in the folder) to start "
+                                        "from");
+    if (svc_learner_new(&lc, ctx->model, ctx->store, o.snapshot, &ctx->learner,
+                        &err) != 0)
+        return svc_cli_fail(cmd, "cannot start learning: %s", err.text);
+
+    struct svc_loop_config loop = {
+        .min_new_events = o.learn_min_events,
+        .max_delay_s = o.learn_max_delay,
+        .full_interval_s = o.learn_full_interval,
+        .round = svc_learner_round,
+        .done = round_done,
+        .ctx = ctx->learner,
+    };
+    if (svc_loop_start(&loop, &ctx->loop, &err) != 0)
+        return svc_cli_fail(cmd, "cannot start the learning loop: %s",
+                            err.text);
+    svc_log_info("learning in the background", "dir=%s model=%s", o.data_dir,
+                 o.learn_model);
+    return 0;
+}
+
+/*
+ * SIGTERM and SIGINT are caught by a handler rather than blocked and
+ * waited for: libraries start threads of their own before main (the BLAS
+ * thread pool), and a signal delivered to one of those with the default
+ * action would end the process mid-drain. The handler only writes the
+ * signal number to a pipe that the main thread reads.
+ */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    int saved = errno;
+
+    if (write(signal_pipe[1], &b, 1) < 0) {
+        /* the pipe is full: a stop is already pending */
+    }
+    errno = saved;
+}
+
+static int catch_signals(void)
+{
+    struct sigaction sa;
+
+    if (pipe(signal_pipe) != 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Wait for SIGTERM or SIGINT, then drain. Later signals are ignored: the
+ * drain is bounded by --drain-timeout already. */
+static void wait_and_drain(struct svc_server *server)
+{
+    unsigned char sig = 0;
+
+    while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
+        ;
     svc_log_info("draining", "signal=%s drain_timeout_s=%g",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", o.drain_timeout);
     long left = svc_server_drain(server, o.drain_timeout);
     if (left > 0)
         svc_log_warn("drain timed out", "in_flight=%ld", left);
-    return 0;
 }
 
 static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
@@ -141,7 +348,6 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
     struct svc_ctx ctx = {0};
     struct svc_server *server = NULL;
     struct svc_error err;
-    sigset_t set;
     int ret;
 
     if (argc > 0)
@@ -160,6 +366,9 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
     }
     if ((ret = load_keys(cmd, ctx.auth)) != 0)
         goto out;
+    gnn_event_weights_default(&event_weights);
+    ctx.on_event = event_to_model;
+    ctx.on_event_arg = &ctx;
 
     if (o.store != NULL) {
         struct gnn_error gerr;
@@ -170,30 +379,16 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
         svc_log_info("event store opened", "store=%s", o.store);
     }
 
-    if (o.snapshot != NULL) {
-        struct svc_model_config mc = {
-            .index_factory = o.index_factory,
-            .search_threads = (int)o.search_threads,
-            .max_k = (int)o.max_k,
-            .coalesce = o.coalesce,
-        };
-        if (svc_ctx_model_open(&ctx, &mc, o.snapshot, &err) != 0) {
-            ret = svc_cli_fail(cmd, "cannot serve snapshot '%s': %s",
-                               o.snapshot, err.text);
-            goto out;
-        }
-        svc_log_info("model loaded", "snapshot=%s", o.snapshot);
-    } else {
-        svc_log_warn("no snapshot given; serving without a model", NULL);
-    }
+    if ((ret = open_model(cmd, &ctx)) != 0)
+        goto out;
+    if (o.data_dir != NULL && (ret = start_learning(cmd, &ctx)) != 0)
+        goto out;
 
-    /* Every thread the daemon starts inherits this mask, so the signals
-     * reach only sigwait() below. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (catch_signals() != 0) {
+        ret = svc_cli_fail(cmd, "cannot install signal handlers: %s",
+                           strerror(errno));
+        goto out;
+    }
 
     struct svc_server_config sc = {
         .listen = o.listen,
@@ -209,15 +404,24 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
     svc_log_info("listening", "listen=%s port=%d threads=%ld", o.listen,
                  svc_server_port(server), o.threads);
 
-    ret = wait_and_drain(server, &set);
+    wait_and_drain(server);
     svc_server_free(server);
     svc_log_info("stopped", NULL);
 
 out:
+    /* The loop waits for a running round, which publishes to the model:
+     * stop it before the model goes. */
+    svc_loop_stop(ctx.loop);
+    svc_learner_free(ctx.learner);
     svc_ctx_model_close(&ctx);
     gnn_store_close(ctx.store);
     svc_metrics_free(ctx.metrics);
     svc_auth_free(ctx.auth);
+    for (int i = 0; i < 2; i++) {
+        if (signal_pipe[i] >= 0)
+            close(signal_pipe[i]);
+        signal_pipe[i] = -1;
+    }
     return ret;
 }
 

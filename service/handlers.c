@@ -6,6 +6,7 @@
 #include "handlers.h"
 
 #include "events.h"
+#include "loop.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -183,15 +184,19 @@ static void handle_events(struct svc_ctx *ctx, const struct svc_req *req,
     res->retry_after = reply.retry_after_s;
 }
 
+/* POST /v1/model/retrain: ask the background loop for a full round. */
 static void handle_retrain(struct svc_ctx *ctx, const struct svc_req *req,
                            struct svc_response *res)
 {
-    /* TODO: start a background retrain once core/ has the training loop
-     * thread; `hoprec train` followed by a restart is the way meanwhile. */
-    svc_response_problem(res, SVC_PROBLEM_NOT_IMPLEMENTED,
-                         "background retraining is not available yet; run "
-                         "'hoprec train' and restart with the new snapshot",
-                         req, NULL);
+    if (ctx->loop == NULL) {
+        svc_response_problem(res, SVC_PROBLEM_NOT_IMPLEMENTED,
+                             "background learning is off on this server; "
+                             "start it with --store and --data-dir",
+                             req, NULL);
+        return;
+    }
+    svc_loop_request_full(ctx->loop);
+    svc_response_json(res, 202, json_pack("{s:s}", "status", "scheduled"));
 }
 
 const svc_handler svc_handlers[SVC_ROUTE_COUNT] = {

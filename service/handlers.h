@@ -22,6 +22,8 @@
 #include "route.h"
 
 struct svc_model;
+struct svc_loop;
+struct svc_learner;
 struct gnn_store;
 struct gnn_event;
 struct MHD_Connection;
@@ -31,6 +33,8 @@ struct MHD_Connection;
 struct svc_ctx {
     struct svc_model *model;     /* served generations; NULL: none */
     struct gnn_store *store;     /* event store; NULL: ingestion off */
+    struct svc_loop *loop;       /* background learning; NULL: off */
+    struct svc_learner *learner; /* what the loop's rounds run */
     struct svc_auth *auth;       /* keys and roles */
     struct svc_metrics *metrics; /* counters and histograms */
     atomic_bool draining;        /* set on SIGTERM: /readyz answers 503 */

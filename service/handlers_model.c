@@ -11,6 +11,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "learn.h"
+#include "loop.h"
 #include "model.h"
 
 #define MAX_EXCLUDE_PARAMS 64 /* `exclude=` parameters one query may hold */
@@ -226,6 +228,25 @@ out:
 /* ------------------------------------------------------------------ */
 /* GET /v1/model */
 
+/* The background loop's figures and the last round's, as JSON. */
+static json_t *learning_state(struct svc_ctx *ctx)
+{
+    struct svc_loop_stats st;
+    json_t *last = ctx->learner ? svc_learner_describe(ctx->learner) : NULL;
+
+    svc_loop_stats(ctx->loop, &st);
+    return json_pack(
+        "{s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:b, s:f, s:i, s:I, s:o*}", "rounds",
+        "incremental", (json_int_t)st.rounds[SVC_ROUND_INCREMENTAL], "full",
+        (json_int_t)st.rounds[SVC_ROUND_FULL], "failures", "incremental",
+        (json_int_t)st.failures[SVC_ROUND_INCREMENTAL], "full",
+        (json_int_t)st.failures[SVC_ROUND_FULL], "pending_events",
+        (json_int_t)st.pending_events, "running", (int)st.running,
+        "last_seconds", st.last_seconds, "last_status", st.last_status,
+        "last_finished_ms", (json_int_t)st.last_finished_ms, "last_round",
+        last);
+}
+
 void svc_handle_model(struct svc_ctx *ctx, const struct svc_req *req,
                       struct svc_response *res)
 {
@@ -238,6 +259,8 @@ void svc_handle_model(struct svc_ctx *ctx, const struct svc_req *req,
     if (d != NULL)
         json_object_set_new(d, "model_version",
                             json_integer(svc_gen_version(g)));
+    if (d != NULL && ctx->loop != NULL)
+        json_object_set_new(d, "learning", learning_state(ctx));
     svc_gen_release(g);
     svc_response_json(res, 200, d);
 }
@@ -346,6 +369,19 @@ void svc_ctx_model_metrics(struct svc_ctx *ctx, struct svc_metrics_model *mm)
     json_t *d;
 
     mm->loaded = false;
+    mm->learning = ctx->loop != NULL;
+    if (ctx->loop != NULL) {
+        struct svc_loop_stats st;
+
+        svc_loop_stats(ctx->loop, &st);
+        for (int k = 0; k < 2; k++) {
+            mm->rounds[k] = st.rounds[k];
+            mm->failures[k] = st.failures[k];
+        }
+        mm->pending_events = st.pending_events;
+        mm->running = st.running;
+        mm->last_seconds = st.last_seconds;
+    }
     if (g == NULL)
         return;
     d = svc_gen_describe(g);

@@ -213,6 +213,34 @@ static void write_model(FILE *f, const struct svc_metrics *m,
     fprintf(f, "hoprec_model_items %lld\n", (long long)model->n_items);
 }
 
+static void write_learning(FILE *f, const struct svc_metrics_model *model)
+{
+    static const char *const kinds[] = {"incremental", "full"};
+
+    if (model == NULL || !model->learning)
+        return;
+    header(f, "hoprec_learn_rounds_total", "counter",
+           "Background training rounds finished, by kind.");
+    for (int k = 0; k < 2; k++)
+        fprintf(f, "hoprec_learn_rounds_total{kind=\"%s\"} %lld\n", kinds[k],
+                (long long)model->rounds[k]);
+    header(f, "hoprec_learn_round_failures_total", "counter",
+           "Background training rounds that failed, by kind.");
+    for (int k = 0; k < 2; k++)
+        fprintf(f, "hoprec_learn_round_failures_total{kind=\"%s\"} %lld\n",
+                kinds[k], (long long)model->failures[k]);
+    header(f, "hoprec_learn_pending_events", "gauge",
+           "Stored events that no training round has started on yet.");
+    fprintf(f, "hoprec_learn_pending_events %lld\n",
+            (long long)model->pending_events);
+    header(f, "hoprec_learn_running", "gauge",
+           "1 while a training round runs.");
+    fprintf(f, "hoprec_learn_running %d\n", model->running ? 1 : 0);
+    header(f, "hoprec_learn_last_round_seconds", "gauge",
+           "Duration of the last finished training round.");
+    fprintf(f, "hoprec_learn_last_round_seconds %.3f\n", model->last_seconds);
+}
+
 int svc_metrics_render(const struct svc_metrics *m,
                        const struct svc_metrics_model *model, char **out,
                        size_t *len, struct svc_error *err)
@@ -226,6 +254,7 @@ int svc_metrics_render(const struct svc_metrics *m,
 
     write_requests(f, m);
     write_model(f, m, model);
+    write_learning(f, model);
     header(f, "process_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch in seconds.");
     fprintf(f, "process_start_time_seconds %.3f\n", m->start_time);

@@ -9,6 +9,10 @@
  *   hoprec_model_loaded, hoprec_model_version,
  *   hoprec_model_age_seconds, hoprec_model_users,
  *   hoprec_model_items                                   gauges
+ *   hoprec_learn_rounds_total{kind},
+ *   hoprec_learn_round_failures_total{kind}              counters
+ *   hoprec_learn_pending_events, hoprec_learn_running,
+ *   hoprec_learn_last_round_seconds                      gauges
  *   process_start_time_seconds                           gauge
  *
  * `route` is the route's path template (never a raw path, so no user or
@@ -39,6 +43,13 @@ struct svc_metrics_model {
     double age_seconds; /* since the generation was published */
     int64_t n_users;    /* rows of the user index */
     int64_t n_items;    /* rows of the item index */
+    /* Background learning; written only when learning is true. */
+    bool learning;
+    int64_t rounds[2];      /* finished rounds: incremental, full */
+    int64_t failures[2];    /* of which failed */
+    int64_t pending_events; /* stored, not yet in a started round */
+    bool running;           /* a round is in progress */
+    double last_seconds;    /* duration of the last finished round */
 };
 
 /* New zeroed metrics; process_start_time_seconds is taken now. */

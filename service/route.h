@@ -62,7 +62,8 @@ struct svc_route_match {
  * HEAD matches the GET routes. Returns 0 with m->route set; SVC_ENOTFOUND
  * when no route fits, with m->allow listing the methods the path takes
  * when some route has this path (a 405, not a 404); SVC_EINVAL when the
- * path fits but a parameter is not a valid id (m->bad_param names it).
+ * path fits but a parameter is not a valid id (m->route is set, and
+ * m->bad_param names the parameter).
  */
 int svc_route_match(const char *method, const char *path,
                     struct svc_route_match *m, struct svc_error *err);

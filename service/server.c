@@ -103,7 +103,8 @@ static struct MHD_Response *make_response(struct svc_response *res,
     char *text;
 
     if (res->json != NULL) {
-        text = json_dumps(res->json, JSON_COMPACT);
+        /* Scores are floats: 9 significant digits round-trip them. */
+        text = json_dumps(res->json, JSON_COMPACT | JSON_REAL_PRECISION(9));
         if (text != NULL) {
             *bytes = strlen(text);
             r = MHD_create_response_from_buffer_with_free_callback(*bytes, text,
@@ -273,27 +274,31 @@ static enum MHD_Result begin(struct svc_server *s, struct MHD_Connection *conn,
     if (ret == SVC_ENOTFOUND)
         return refuse_problem(s, rq, conn, SVC_PROBLEM_NOT_FOUND, err.text, url,
                               NULL);
+
+    /* The key is checked before the path's ids, so that a client without
+     * one learns nothing from the answer about what it sent. */
+    struct svc_error why;
+    int auth = svc_auth_check(
+        s->ctx->auth,
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_AUTHORIZATION),
+        rq->match.route->role, &why);
+    if (auth != 0) {
+        struct svc_response res = {0};
+        struct svc_req req = {.path = url};
+
+        svc_response_problem(&res, svc_problem_from_code(auth), why.text, &req,
+                             NULL);
+        res.www_authenticate = auth == SVC_EUNAUTHORIZED;
+        return refuse(s, rq, conn, &res);
+    }
+
     if (ret != 0) {
         json_t *errors = json_array();
         if (errors != NULL)
             svc_problem_error_add(errors, rq->match.bad_param, err.text);
         return refuse_problem(s, rq, conn, SVC_PROBLEM_INVALID_REQUEST,
                               err.text, url, errors);
-    }
-
-    ret = svc_auth_check(
-        s->ctx->auth,
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_AUTHORIZATION),
-        rq->match.route->role, &err);
-    if (ret != 0) {
-        struct svc_response res = {0};
-        struct svc_req req = {.path = url};
-
-        svc_response_problem(&res, svc_problem_from_code(ret), err.text, &req,
-                             NULL);
-        res.www_authenticate = ret == SVC_EUNAUTHORIZED;
-        return refuse(s, rq, conn, &res);
     }
 
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -561,8 +566,16 @@ long svc_server_drain(struct svc_server *s, double timeout_s)
     int64_t left;
 
     atomic_store(&s->ctx->draining, true);
-    if (s->quiesced == MHD_INVALID_SOCKET)
+    if (s->quiesced == MHD_INVALID_SOCKET) {
         s->quiesced = MHD_quiesce_daemon(s->daemon);
+        /* The daemon no longer accepts, but the kernel would still queue
+         * new connections on the open socket until they time out. Shut it
+         * down now so they are refused at once (and go to another
+         * replica); it is closed only after MHD_stop_daemon, as
+         * libmicrohttpd asks. */
+        if (s->quiesced != MHD_INVALID_SOCKET)
+            shutdown(s->quiesced, SHUT_RDWR);
+    }
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     while ((left = svc_metrics_in_flight(s->ctx->metrics)) > 0 &&

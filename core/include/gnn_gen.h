@@ -52,7 +52,7 @@ struct gnn_gen_config {
     double anchor_share;      /* share of main-category items with an
                                  accessory, 0 .. 1 */
     double follow_prob;       /* P(coming back for the accessory) */
-    int32_t days;             /* time span, >= 1 */
+    int32_t days;             /* time span, 1 .. 3650 */
     int64_t start_time;       /* unix seconds of the first day */
     double valid_frac;        /* of each user's items, see gnn_split_counts */
     double test_frac;

@@ -66,25 +66,12 @@ static int read_head(int fd, struct http_resp *r, char *extra, size_t *n_extra)
     }
 }
 
-int http_exchange(int fd, const char *method, const char *path,
-                  const char *headers, const char *body, bool head_only,
-                  struct http_resp *r)
+int http_read(int fd, bool head_only, struct http_resp *r)
 {
-    char req[16384], extra[8192], num[32];
+    char extra[8192], num[32];
     size_t n_extra = 0, want;
-    int n;
 
     memset(r, 0, sizeof(*r));
-    n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s",
-                 method, path, headers ? headers : "");
-    if (body != NULL)
-        n += snprintf(req + n, sizeof(req) - (size_t)n,
-                      "Content-Length: %zu\r\n", strlen(body));
-    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
-    if (n >= (int)sizeof(req) || send_all(fd, req, (size_t)n) != 0 ||
-        (body != NULL && send_all(fd, body, strlen(body)) != 0))
-        return -1;
-
     if (read_head(fd, r, extra, &n_extra) != 0)
         return -1;
     if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1)
@@ -106,6 +93,27 @@ int http_exchange(int fd, const char *method, const char *path,
     }
     r->body[r->body_len] = '\0';
     return 0;
+}
+
+int http_exchange(int fd, const char *method, const char *path,
+                  const char *headers, const char *body, bool head_only,
+                  struct http_resp *r)
+{
+    char req[16384];
+    int n;
+
+    memset(r, 0, sizeof(*r));
+    n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s",
+                 method, path, headers ? headers : "");
+    if (body != NULL)
+        n += snprintf(req + n, sizeof(req) - (size_t)n,
+                      "Content-Length: %zu\r\n", strlen(body));
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+    if (n >= (int)sizeof(req) || send_all(fd, req, (size_t)n) != 0 ||
+        (body != NULL && send_all(fd, body, strlen(body)) != 0))
+        return -1;
+
+    return http_read(fd, head_only, r);
 }
 
 int http_request(int port, const char *method, const char *path,

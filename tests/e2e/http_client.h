@@ -28,6 +28,9 @@ int http_exchange(int fd, const char *method, const char *path,
                   const char *headers, const char *body, bool head_only,
                   struct http_resp *r);
 
+/* Read one response from fd into r (after a request sent by hand). */
+int http_read(int fd, bool head_only, struct http_resp *r);
+
 /* Connect, exchange with `Connection: close`, close. Returns as above. */
 int http_request(int port, const char *method, const char *path,
                  const char *headers, const char *body, struct http_resp *r);

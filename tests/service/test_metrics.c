@@ -89,7 +89,11 @@ Test(metrics, in_flight_follows_begin_and_end)
 Test(metrics, model_gauges_appear_once_loaded)
 {
     struct svc_metrics *m;
-    struct svc_metrics_model mm = {true, 7, 12.5, 943, 1682};
+    struct svc_metrics_model mm = {.loaded = true,
+                                   .version = 7,
+                                   .age_seconds = 12.5,
+                                   .n_users = 943,
+                                   .n_items = 1682};
 
     cr_assert_eq(svc_metrics_new(&m, NULL), 0);
     svc_metrics_search(m, SVC_SEARCH_RELATED, 0.0002);
@@ -111,7 +115,8 @@ Test(metrics, model_gauges_appear_once_loaded)
 Test(metrics, promtool_accepts_the_exposition)
 {
     struct svc_metrics *m;
-    struct svc_metrics_model mm = {true, 1, 3, 10, 20};
+    struct svc_metrics_model mm = {true,   1,      3,  10,   20, true,
+                                   {4, 1}, {1, 0}, 17, true, 2.5};
     char path[] = "/tmp/hoprec-test-metrics-XXXXXX", cmd[256];
 
     if (system("command -v promtool >/dev/null 2>&1") != 0)
@@ -130,6 +135,35 @@ Test(metrics, promtool_accepts_the_exposition)
     snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 1>&2", path);
     cr_assert_eq(system(cmd), 0, "promtool check metrics failed");
     unlink(path);
+    free(text);
+    svc_metrics_free(m);
+}
+
+Test(metrics, learning_figures_appear_when_learning)
+{
+    struct svc_metrics *m;
+    struct svc_metrics_model mm = {.learning = true,
+                                   .rounds = {3, 1},
+                                   .failures = {1, 0},
+                                   .pending_events = 42,
+                                   .running = true,
+                                   .last_seconds = 1.25};
+
+    cr_assert_eq(svc_metrics_new(&m, NULL), 0);
+    char *text = render(m, &mm);
+    cr_assert(strstr(text, "hoprec_learn_rounds_total{kind=\"incremental\"} "
+                           "3\n") != NULL,
+              "%s", text);
+    cr_assert(strstr(text, "hoprec_learn_round_failures_total{kind="
+                           "\"incremental\"} 1\n") != NULL);
+    cr_assert(strstr(text, "hoprec_learn_pending_events 42\n") != NULL);
+    cr_assert(strstr(text, "hoprec_learn_running 1\n") != NULL);
+    cr_assert(strstr(text, "hoprec_model_loaded 0\n") != NULL);
+    free(text);
+
+    mm.learning = false;
+    text = render(m, &mm);
+    cr_assert_null(strstr(text, "hoprec_learn_"));
     free(text);
     svc_metrics_free(m);
 }

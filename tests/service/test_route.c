@@ -102,6 +102,7 @@ Test(route, bad_ids_are_invalid_and_named)
         SVC_EINVAL);
     cr_assert_str_eq(m.bad_param, "user_id");
     cr_assert(strstr(err.text, "percent") != NULL, "%s", err.text);
+    cr_assert_eq(m.route->id, SVC_ROUTE_RECOMMEND, "the route is known");
 
     cr_assert_eq(match("GET", "/v1/items/%00/related", &m), SVC_EINVAL);
     cr_assert_str_eq(m.bad_param, "item_id");
