@@ -205,6 +205,15 @@ int svc_model_set_hidden(struct svc_model *m, const char *item_id, bool hidden,
 /* ------------------------------------------------------------------ */
 /* Interactions recorded since the snapshot                            */
 
+/*
+ * XXX: a user's log lives until the model is freed, even once a newer
+ * generation has learned from every item in it (those items are then
+ * just skipped), so memory grows with the number of distinct users that
+ * posted events since the server started: about 40 bytes a user plus 16
+ * an interaction, at most 256 interactions a user. Dropping the entries
+ * a published generation has seen would bound it.
+ */
+
 static struct log_shard *log_shard(struct svc_model *m, const char *user)
 {
     return &m->log[svc__map_hash(user) % LOG_SHARDS];
