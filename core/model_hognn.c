@@ -843,6 +843,25 @@ static double hognn_pair_loss(struct gnn_model *m, int64_t b, int64_t n_b)
 
 /* -------------------------------------------------------------- misc */
 
+int32_t gnn_hognn_hop_weights(const struct gnn_model *m, double *w, int32_t max)
+{
+    const struct hognn *h = m->priv;
+    int32_t kk;
+
+    if (m->ops != &gnn__ops_hognn || h == NULL)
+        return 0;
+    kk = h->k + 1 < max ? h->k + 1 : max;
+    for (int32_t k = 0; k < kk; k++)
+        w[k] = 0.0;
+    for (int64_t n = 0; n < h->n_nodes; n++) {
+        for (int32_t k = 0; k < kk; k++)
+            w[k] += h->p[n * (h->k + 1) + k];
+    }
+    for (int32_t k = 0; k < kk; k++)
+        w[k] /= h->n_nodes > 0 ? h->n_nodes : 1;
+    return kk;
+}
+
 static const float *hognn_hop(const struct gnn_model *m, int32_t k,
                               int32_t *n_hops, int32_t *n_rows)
 {

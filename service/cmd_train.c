@@ -412,6 +412,12 @@ static void hognn_report(struct run *r, const struct gnn_model_config *mc)
     if (mc->kind != GNN_MODEL_HOGNN)
         return;
     const struct gnn_hognn_config *h = &mc->hognn;
+    double w[DIAG_MAX];
+    int32_t nw = gnn_hognn_hop_weights(r->model, w, DIAG_MAX);
+    json_t *ws = json_array();
+    for (int32_t k = 0; k < nw; k++)
+        json_array_append_new(ws, json_real(w[k]));
+    json_object_set_new(r->report, "hop_weights", ws);
     json_object_set_new(
         r->report, "hognn",
         json_pack("{s:f, s:b, s:f, s:b, s:b, s:f, s:b, s:f, s:I, s:i}", "alpha",

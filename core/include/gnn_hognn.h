@@ -65,6 +65,16 @@ struct gnn_hognn_config {
  * DropEdge 0.1, dual on, pair weight 1 (used only with pairs). */
 void gnn_hognn_config_default(struct gnn_hognn_config *c);
 
+struct gnn_model;
+
+/*
+ * The hop weights of hognn model m after its last forward, averaged over
+ * nodes, into w[0..K] (at most max entries); returns how many were
+ * written, 0 when m is not a hognn model.
+ */
+int32_t gnn_hognn_hop_weights(const struct gnn_model *m, double *w,
+                              int32_t max);
+
 /* ------------------------------------------------- side data files */
 
 /*

@@ -251,6 +251,11 @@ Test(hognn, plain_setting_equals_lightgcn)
     for (int32_t i = 0; i < (N_USERS + N_ITEMS) * c.dim; i++)
         cr_assert_float_eq(m->user_out[i], l->user_out[i], 1e-5,
                            "output %d differs from lightgcn", i);
+    double w[8];
+    cr_assert_eq(gnn_hognn_hop_weights(m, w, 8), 4);
+    for (int k = 0; k < 4; k++)
+        cr_assert_float_eq(w[k], 0.25, 1e-6, "hop %d weight %g", k, w[k]);
+    cr_assert_eq(gnn_hognn_hop_weights(l, w, 8), 0, "lightgcn is no hognn");
     gnn_model_free(m);
     gnn_model_free(l);
     gnn_graph_free(&g);
