@@ -79,7 +79,7 @@ static struct svc_opt train_opts[] = {
      "hognn: PairNorm's root mean squared row norm", 1e-6, 1e6, false},
     {"hop-weights", SVC_OPT_BOOL, &ho.hop_weights, "true", NULL,
      "hognn: learn per-hop weights (softmax over logits)", 0, 0, false},
-    {"gate", SVC_OPT_BOOL, &ho.gate, "true", NULL,
+    {"gate", SVC_OPT_BOOL, &ho.gate, "false", NULL,
      "hognn: per-node gate over hops from hop 0 and hop k", 0, 0, false},
     {"logit-scale", SVC_OPT_DOUBLE, &ho.logit_scale, "0.1", "T",
      "hognn: scale of the hop logits and gate scores", 1e-4, 100, false},

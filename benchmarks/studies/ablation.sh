@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ablation: hognn with its defaults, then with each component off in
-# turn (and PairNorm, off by default, on), on one schedule.
+# turn (and the gate and PairNorm, off by default, on), on one schedule.
 #
 #   benchmarks/studies/ablation.sh [DATASET ...]     default: lastfm
 #
@@ -10,18 +10,17 @@ source "$(dirname "$0")/common.sh"
 
 layers=${LAYERS:-3}
 epochs=${EPOCHS:-150}
-sched=${SCHED:-"--dim 64 --batch 2048 --lr 0.01 --lr-decay 0.97 --l2 0.0001
-  --epochs $epochs --eval-every 2 --patience 6"}
+sched=${SCHED:-"--dim 64 --batch 8192 --lr 0.02 --lr-decay 0.97 --l2 0.0001
+  --epochs $epochs --eval-every 3 --patience 4"}
 sets=("$@")
 [ ${#sets[@]} -gt 0 ] || sets=(lastfm)
 
 variants=(
   "full|"
-  "no_residual|--alpha 0"
+  "with_gate|--gate"
   "no_hop_weights|--hop-weights=false"
-  "no_gate|--gate=false"
   "no_dropedge|--dropedge 0"
-  "no_hop_weights_no_gate|--hop-weights=false --gate=false"
+  "no_residual|--alpha 0"
   "with_pairnorm|--pairnorm"
   "none|--alpha 0 --hop-weights=false --gate=false --dropedge 0"
 )
