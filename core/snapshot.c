@@ -548,7 +548,12 @@ int gnn_snapshot_write(const struct gnn_snapshot *s, const char *dir,
                              "cannot create a temporary folder in '%s': %s",
                              parent, strerror(errno));
 
-    ret = write_members(s, tmp, err);
+    /* mkdtemp makes the folder private; a snapshot is read by others. */
+    if (chmod(tmp, 0755) != 0)
+        ret = gnn_error_set(err, GNN_EIO, "cannot chmod '%s': %s", tmp,
+                            strerror(errno));
+    if (ret == 0)
+        ret = write_members(s, tmp, err);
     if (ret == 0)
         ret = fsync_dir(tmp, err);
     if (ret == 0)

@@ -334,6 +334,9 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
     if (!gnn_model_trainable(m))
         return gnn_error_set(err, GNN_ENOTSUP, "model %s cannot be trained",
                              m->ops->name);
+    if (m->graph->ui.nnz == 0 || m->n_items == 0)
+        return gnn_error_set(err, GNN_EINVAL,
+                             "no training interactions to learn from");
     ret = trainer_init(&t, m, cfg, pool, err);
     if (ret != 0)
         goto out;

@@ -16,11 +16,12 @@ build_pkgs=(
   build-essential g++ meson ninja-build pkg-config git ca-certificates
   libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev
   libopenblas-dev liblapacke-dev libsqlite3-dev libmetis-dev
-  libfaiss-dev zlib1g-dev sqlite3 curl
+  libfaiss-dev zlib1g-dev libcurl4-openssl-dev sqlite3 curl
 )
 runtime_pkgs=(
   libmicrohttpd12 libjansson4 libuv1 libopenblas0-pthread liblapacke
-  libsqlite3-0 libmetis5 libgomp1 libstdc++6 zlib1g curl ca-certificates
+  libsqlite3-0 libmetis5 libgomp1 libstdc++6 zlib1g libcurl4 curl
+  ca-certificates
 )
 
 say() { printf 'deps: %s\n' "$*" >&2; }

@@ -30,7 +30,7 @@ build() {
   bash deploy/deps.sh
   say "building into build/"
   configure build -Dbuildtype=release -Dwerror=true
-  ninja -C build -j "$jobs"
+  ninja -C build -j "$jobs" --quiet
 }
 
 run_tests() {
@@ -62,6 +62,44 @@ print(f"\ntests: {passed} passed, {failed} failed")
 PY
 }
 
+# Generate a synthetic shop, train a model on it and serve it on
+# HOPREC_DEMO_LISTEN (default 127.0.0.1:8080) until Ctrl-C.
+demo() {
+  local dir=demo listen=${HOPREC_DEMO_LISTEN:-127.0.0.1:8080}
+  local bin=./build/hoprec
+  mkdir -p "$dir"
+
+  if [ ! -f "$dir/data/train.txt" ]; then
+    say "generating a synthetic shop into $dir/data"
+    "$bin" gen --out "$dir/data" --users 5000 --items 2000 --seed 42
+  fi
+  if [ ! -f "$dir/snapshot/manifest.json" ]; then
+    say "training a model on it into $dir/snapshot"
+    "$bin" train --data "$dir/data" --model lightgcn --layers 3 \
+      --epochs 40 --lr 0.005 --eval-every 5 --patience 2 \
+      --out "$dir/snapshot" --report "$dir/report.json"
+  fi
+
+  local user item
+  user=$(sed -n 8p "$dir/data/users.txt")
+  item=$(sed -n 3p "$dir/data/items.txt")
+  cat <<EOT >&2
+
+==> serving on http://$listen (Ctrl-C stops it). Try, from another shell:
+
+  curl 'http://$listen/v1/users/$user/recommendations?k=5'
+  curl 'http://$listen/v1/items/$item/related?k=5'
+  curl -X POST http://$listen/v1/events -H 'Content-Type: application/json' \\
+    -d '{"events":[{"user_id":"$user","item_id":"$item","type":"purchase"}]}'
+  curl 'http://$listen/v1/users/$user/recommendations?k=5&exclude_seen=true'
+  curl http://$listen/v1/model
+  curl http://$listen/metrics
+
+EOT
+  exec "$bin" serve --snapshot "$dir/snapshot" --store "$dir/events.db" \
+    --listen "$listen"
+}
+
 case "${1:-}" in
 build)
   build
@@ -82,8 +120,7 @@ test-asan)
   ;;
 demo)
   build
-  say "hoprec is built: $root/build/hoprec"
-  ./build/hoprec version
+  demo
   ;;
 *)
   echo "usage: deploy/dev.sh demo|test|test-asan|build" >&2

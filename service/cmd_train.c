@@ -119,7 +119,8 @@ static struct svc_opt train_opts[] = {
 /* ------------------------------------------------------------ progress */
 
 struct progress_ctx {
-    int tty; /* redraw one line in place */
+    int tty;       /* redraw one line in place */
+    int open_line; /* a redrawn line is waiting for its newline */
     json_t *history;
 };
 
@@ -170,6 +171,7 @@ static int on_progress(const struct gnn_progress *p, void *ctx)
     if (pc->tty) {
         printf("\r\033[Kepoch %d/%d loss %.5f %.2fs eta %s%s", p->epoch,
                p->epochs, p->loss, p->seconds, eta, figs);
+        pc->open_line = p->valid == NULL;
         if (p->valid != NULL)
             printf("\n");
         fflush(stdout);
@@ -566,6 +568,8 @@ static int train(const struct svc_cmd *cmd, struct run *r,
     ret = gnn_train(r->model, r->valid.nnz > 0 ? &r->valid : NULL,
                     o.track_test && r->test.nnz > 0 ? &r->test : NULL, &tc,
                     r->pool, &res, err);
+    if (r->pc.open_line)
+        printf("\n");
     if (ret == 0)
         ret = smoothing_guard(r, &mc, &tc, &res, err);
     if (ret != 0)
