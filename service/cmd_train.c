@@ -177,7 +177,18 @@ static int on_progress(const struct gnn_progress *p, void *ctx)
         fflush(stdout);
         return 0;
     }
-    if (p->valid != NULL)
+    if (p->valid != NULL && p->test != NULL)
+        svc_log_info("epoch done",
+                     "epoch=%d epochs=%d loss=%.5f seconds=%.3f eta=%s "
+                     "valid_recall_at_20=%.4f valid_ndcg_at_20=%.4f "
+                     "test_recall_at_20=%.4f test_ndcg_at_20=%.4f "
+                     "best_epoch=%d",
+                     p->epoch, p->epochs, p->loss, p->seconds, eta,
+                     at20(p->valid, p->valid->recall),
+                     at20(p->valid, p->valid->ndcg),
+                     at20(p->test, p->test->recall),
+                     at20(p->test, p->test->ndcg), p->best_epoch);
+    else if (p->valid != NULL)
         svc_log_info("epoch done",
                      "epoch=%d epochs=%d loss=%.5f seconds=%.3f eta=%s "
                      "valid_recall_at_20=%.4f valid_ndcg_at_20=%.4f "
