@@ -17,12 +17,12 @@ sets=("$@")
 
 variants=(
   "full|"
-  "with_gate|--gate"
   "no_hop_weights|--hop-weights=false"
   "no_dropedge|--dropedge 0"
   "no_residual|--alpha 0"
-  "with_pairnorm|--pairnorm"
   "none|--alpha 0 --hop-weights=false --gate=false --dropedge 0"
+  "with_gate|--gate"
+  "with_pairnorm|--pairnorm"
 )
 
 for set in "${sets[@]}"; do
