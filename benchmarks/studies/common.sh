@@ -2,7 +2,7 @@
 # Source it; it reads HOPREC (binary, default a copy of build/hoprec, so
 # that rebuilding during a study does not touch running jobs), DATA
 # (default ../shared/data), JOBS (parallel runs, default 2), THREADS
-# (per run, default 1).
+# (per run, default 1), TABLES_ONLY (see run).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -18,11 +18,14 @@ if [ -z "${HOPREC:-}" ]; then
 fi
 
 # run NAME DATASET [train options...]: train once into $scratch/NAME.json
-# (skipped when that report exists), log in $scratch/NAME.log.
+# (skipped when that report exists, or always with TABLES_ONLY=1, which
+# rebuilds a study's tables from the reports there are), log in
+# $scratch/NAME.log.
 run() {
   local name=$1 set=$2
   shift 2
   [ -s "$scratch/$name.json" ] && return 0
+  [ -n "${TABLES_ONLY:-}" ] && return 0
   if nice -n 10 "$HOPREC" train --data "$data/$set" --threads "$threads" \
     --report "$scratch/$name.json" "$@" >"$scratch/$name.log" 2>&1; then
     echo "done $name" >&2
