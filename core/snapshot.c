@@ -3,11 +3,13 @@
  */
 #include "gnn_snapshot.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,19 +545,62 @@ static int swap_into_place(const char *tmp, const char *dir, const char *parent,
     return ret;
 }
 
+/*
+ * Remove the temporary folders that writers of dir killed mid-write left
+ * beside it: ".BASE.tmp-PID-XXXXXX" whose PID no longer runs. A folder of
+ * a writer still running (or of another pid namespace that happens to
+ * reuse the number) is left alone; at worst it stays until a later write.
+ * Best effort: errors are ignored, as the write itself does not need it.
+ */
+static void sweep_stale(const char *parent, const char *tmpl)
+{
+    const char *slash = strrchr(tmpl, '/');
+    const char *name = slash ? slash + 1 : tmpl;
+    size_t prefix = strlen(name) - strlen("XXXXXX");
+    const char *dash = memrchr(name, '-', prefix - 1);
+    char path[PATH_CAP];
+    struct dirent *e;
+    DIR *d;
+
+    if (dash == NULL || (d = opendir(parent)) == NULL)
+        return;
+    prefix = (size_t)(dash - name) + 1; /* ".BASE.tmp-" */
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid;
+
+        if (strncmp(e->d_name, name, prefix) != 0)
+            continue;
+        pid = strtol(e->d_name + prefix, &end, 10);
+        if (end == e->d_name + prefix || *end != '-' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* running, or not ours to ask about */
+        if (snprintf(path, sizeof(path), "%s/%s", parent, e->d_name) <
+            (int)sizeof(path))
+            remove_tree(path);
+    }
+    closedir(d);
+}
+
 int gnn_snapshot_write(const struct gnn_snapshot *s, const char *dir,
                        struct gnn_error *err)
 {
+    char tag[32];
     char parent[PATH_CAP], tmp[PATH_CAP];
     int ret;
 
     if (s == NULL || dir == NULL)
         return gnn_error_set(err, GNN_EINVAL, "snapshot: NULL argument");
     ret = check_for_write(s, err);
+    /* The writer's pid in the name lets a later write tell a folder left
+     * by a killed writer from one still being written. */
+    snprintf(tag, sizeof(tag), "tmp-%ld", (long)getpid());
     if (ret == 0)
-        ret = sibling_template(dir, "tmp", parent, tmp, err);
+        ret = sibling_template(dir, tag, parent, tmp, err);
     if (ret != 0)
         return ret;
+    sweep_stale(parent, tmp);
     if (mkdtemp(tmp) == NULL)
         return gnn_error_set(err, GNN_EIO,
                              "cannot create a temporary folder in '%s': %s",
