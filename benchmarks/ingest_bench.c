@@ -6,7 +6,11 @@
  * in the store.
  *
  *   ingest_bench --hoprec build/hoprec [--events 200000] [--batch 100]
- *                [--connections 16] [--server-threads 16] [--dir /tmp]
+ *                [--connections 16] [--server-threads 16] [--repeats 3]
+ *                [--dir /tmp]
+ *
+ * The two sides run alternately, --repeats times each, and the medians
+ * are compared, so that a shared machine's load changes hit both.
  *
  * The server gets as many HTTP threads as there are connections by
  * default: a thread waits on the commit of its batch, and only batches
@@ -21,6 +25,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +34,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
+
 static struct {
     const char *hoprec;
     const char *dir;
-    long events, batch, connections, server_threads;
-} opt = {NULL, "/tmp", 200000, 100, 16, 16};
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+    long events, batch, connections, server_threads, repeats;
+} opt = {NULL, "/tmp", 200000, 100, 16, 16, 3};
 
 static void die(const char *what)
 {
@@ -89,7 +88,7 @@ static double bare_sqlite(const char *path)
                        " VALUES (?, ?, ?, ?, NULL, ?, ?, NULL)",
                        -1, &st, NULL);
 
-    double t0 = now_s();
+    double t0 = bench_now();
     for (long i = 0; i < opt.events; i++) {
         if (i % opt.batch == 0)
             sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -107,7 +106,7 @@ static double bare_sqlite(const char *path)
         if (i % opt.batch == opt.batch - 1 || i == opt.events - 1)
             sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
-    double seconds = now_s() - t0;
+    double seconds = bench_now() - t0;
 
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -189,48 +188,16 @@ static void *client(void *arg)
     return NULL;
 }
 
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        die("cannot find a free port");
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static pid_t start_server(const char *store)
 {
-    char listen[32], threads[16];
-    pid_t pid;
+    char threads[16];
 
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(threads, sizeof(threads), "%ld", opt.server_threads);
-    pid = fork();
-    if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
-        execl(opt.hoprec, opt.hoprec, "serve", "--store", store, "--listen",
-              listen, "--max-events", "1000", "--threads", threads,
-              (char *)NULL);
-        _exit(127);
-    }
-
-    /* Wait for /livez. */
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/livez", port);
-    CURL *curl = curl_easy_init();
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    for (int i = 0; i < 200; i++) {
-        if (curl_easy_perform(curl) == CURLE_OK)
-            break;
-        usleep(50000);
-    }
-    curl_easy_cleanup(curl);
+    const char *extra[] = {
+        "--store", store, "--max-events", "1000", "--threads", threads, NULL};
+    pid_t pid = bench_serve(opt.hoprec, port, "/livez", NULL, extra);
+    if (pid < 0)
+        die("the server did not start");
     return pid;
 }
 
@@ -240,15 +207,15 @@ static double through_service(const char *store)
     long n = opt.connections;
 
     unlink(store);
-    port = free_port();
+    port = bench_free_port();
     pid_t pid = start_server(store);
 
-    double t0 = now_s();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++)
         pthread_create(&threads[i], NULL, client, NULL);
     for (long i = 0; i < n; i++)
         pthread_join(threads[i], NULL);
-    double seconds = now_s() - t0;
+    double seconds = bench_now() - t0;
 
     kill(pid, SIGTERM);
     int status;
@@ -288,6 +255,8 @@ static void parse_args(int argc, char **argv)
             opt.connections = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--server-threads") == 0)
             opt.server_threads = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--repeats") == 0)
+            opt.repeats = atol(argv[i + 1]);
         else
             die("usage: ingest_bench --hoprec PATH [--events N] [--batch B]"
                 " [--connections C] [--dir DIR]");
@@ -298,34 +267,59 @@ static void parse_args(int argc, char **argv)
             " [--connections C 1..256] [--dir DIR]");
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, long n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 int main(int argc, char **argv)
 {
     char bare[4096], store[4096];
+    double bare_rates[64], http_rates[64];
+    long rows = 0, acked_total = 0;
+    bool all_stored = true;
 
     parse_args(argc, argv);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     snprintf(bare, sizeof(bare), "%s/ingest-bench-bare.db", opt.dir);
     snprintf(store, sizeof(store), "%s/ingest-bench-store.db", opt.dir);
 
-    double bare_rate = bare_sqlite(bare);
-    double http_rate = through_service(store);
-    long rows = stored_rows(store);
+    for (long r = 0; r < opt.repeats; r++) {
+        bare_rates[r] = bare_sqlite(bare);
+        atomic_store(&acknowledged, 0);
+        atomic_store(&next_batch, 0);
+        http_rates[r] = through_service(store);
+        rows = stored_rows(store);
+        acked_total += atomic_load(&acknowledged);
+        all_stored &= rows == atomic_load(&acknowledged);
+        fprintf(stderr, "ingest_bench: run %ld: bare %.0f/s, service %.0f/s\n",
+                r + 1, bare_rates[r], http_rates[r]);
+    }
+    double bare_rate = median(bare_rates, opt.repeats);
+    double http_rate = median(http_rates, opt.repeats);
 
-    printf("| path | events/s | note |\n|---|---:|---|\n");
+    printf("| path | events/s (median of %ld) | note |\n|---|---:|---|\n",
+           opt.repeats);
     printf("| bare SQLite, one writer, %ld rows per transaction | %.0f | "
            "WAL, synchronous=FULL |\n",
            opt.batch, bare_rate);
     printf("| hoprec POST /v1/events, %ld connections, batches of %ld | "
            "%.0f | acknowledged (202) events, %ld server threads |\n",
            opt.connections, opt.batch, http_rate, opt.server_threads);
-    printf("\nratio service / bare: %.2f; acknowledged %ld, stored %ld, "
-           "failed requests %ld\n",
-           http_rate / bare_rate, atomic_load(&acknowledged), rows,
+    printf("\nratio service / bare: %.2f; acknowledged %ld, every one "
+           "stored: %s; failed requests %ld\n",
+           http_rate / bare_rate, acked_total, all_stored ? "yes" : "NO",
            atomic_load(&failures));
 
     unlink(bare);
+    unlink(store);
     curl_global_cleanup();
-    return rows == atomic_load(&acknowledged) && atomic_load(&failures) == 0
-               ? 0
-               : 1;
+    return all_stored && atomic_load(&failures) == 0 ? 0 : 1;
 }

@@ -294,6 +294,8 @@ struct reader {
     struct layout lay;
     struct gnn_event_set *set;
     struct gnn_interactions raw;
+    gnn_event_row_fn row_fn; /* gnn_events_scan: rows go here instead */
+    void *row_ctx;
 };
 
 static int bad_line(struct reader *r, const char *what, struct gnn_error *err)
@@ -352,6 +354,13 @@ static int read_row(struct reader *r, const struct field *f,
     int ret = row_kind(r, f, &type, &value, err);
     if (ret != 0)
         return ret;
+    if (r->row_fn != NULL) {
+        struct gnn_event_row row = {
+            .user = uf->p, .user_len = uf->len, .item = itf->p,
+            .item_len = itf->len, .type = (enum gnn_event_type)type,
+            .value = value, .time = time, .line = r->lineno};
+        return r->row_fn(r->row_ctx, &row);
+    }
 
     int32_t u = gnn_idmap_get_or_add(r->set->users, uf->p, uf->len, NULL, err);
     if (u < 0)
@@ -499,5 +508,35 @@ int gnn_events_load(const char *path, const struct gnn_event_weights *w,
     fclose(f);
     if (ret != 0)
         gnn_event_set_free(out);
+    return ret;
+}
+
+int gnn_events_scan(const char *path, gnn_event_row_fn fn, void *ctx,
+                    struct gnn_error *err)
+{
+    struct reader r;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int ret = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return gnn_error_set(err, errno == ENOENT ? GNN_ENOENT : GNN_EIO,
+                             "cannot open '%s': %s", path, strerror(errno));
+
+    memset(&r, 0, sizeof(r));
+    r.path = path;
+    r.row_fn = fn;
+    r.row_ctx = ctx;
+    while (ret == 0 && (len = getline(&line, &cap, f)) >= 0) {
+        r.lineno++;
+        ret = read_line(&r, line, (size_t)len, err);
+    }
+    if (ret == 0 && ferror(f))
+        ret = gnn_error_set(err, GNN_EIO, "cannot read '%s'", path);
+
+    free(line);
+    fclose(f);
     return ret;
 }

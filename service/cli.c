@@ -474,6 +474,42 @@ void svc_cli_print_help(const struct svc_cmd *cmd)
                   0, 0);
 }
 
+/* Print text with Markdown table cells' '|' escaped. */
+static void print_cell(const char *text)
+{
+    for (; *text != '\0'; text++) {
+        if (*text == '|')
+            fputs("\\|", stdout);
+        else if (*text == '\n')
+            putchar(' ');
+        else
+            putchar(*text);
+    }
+}
+
+void svc_cli_print_reference(const struct svc_cmd *cmd)
+{
+    char var[128];
+
+    printf("## hoprec %s\n\n", cmd->name);
+    print_cell(cmd->summary);
+    printf(".\n\n| flag | environment | default | meaning |\n"
+           "|---|---|---|---|\n");
+    for (const struct svc_opt *o = cmd->opts; o != NULL && o->name; o++) {
+        env_name(var, sizeof(var), o->name);
+        printf("| `--%s%s%s` | `%s` | ", o->name, o->metavar ? " " : "",
+               o->metavar ? o->metavar : "", var);
+        if (o->def != NULL && o->def[0] != '\0')
+            printf("`%s`", o->def);
+        else
+            printf(o->required ? "(required)" : "(none)");
+        printf(" | ");
+        print_cell(o->help);
+        printf(" |\n");
+    }
+    printf("\n");
+}
+
 void svc_cli_free(const struct svc_cmd *cmd)
 {
     for (struct svc_opt *o = cmd->opts; o != NULL && o->name; o++) {

@@ -53,6 +53,12 @@ int svc_cli_parse(const struct svc_cmd *cmd, int argc, char **argv,
 /* Print cmd's --help to stdout. */
 void svc_cli_print_help(const struct svc_cmd *cmd);
 
+/*
+ * Print cmd's options as a Markdown table for the configuration
+ * reference: flag, environment variable, file key, default, meaning.
+ */
+void svc_cli_print_reference(const struct svc_cmd *cmd);
+
 /* Free the strings the parser stored in cmd's SVC_OPT_STR options. */
 void svc_cli_free(const struct svc_cmd *cmd);
 

@@ -38,6 +38,7 @@ extern struct svc_cmd svc_cmd_train;
 extern struct svc_cmd svc_cmd_eval;
 extern struct svc_cmd svc_cmd_serve;
 extern struct svc_cmd svc_cmd_gen;
+extern struct svc_cmd svc_cmd_replay;
 
 /* Run hoprec with its command line; returns the process exit status. */
 int svc_main(int argc, char **argv);

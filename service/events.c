@@ -55,8 +55,18 @@ static void add_rejection(json_t *rejected, size_t index, const char *member,
 
 static bool valid_utf8(const char *s, size_t len)
 {
-    /* jansson accepts only valid UTF-8, but ids must not hold NUL bytes. */
-    return strlen(s) == len;
+    /* jansson accepts only valid UTF-8, but ids must not hold NUL bytes,
+     * nor (openapi.yaml's Id) control characters: a '\n' in a stored id
+     * would make every later snapshot of the learner unwritable. */
+    if (strlen(s) != len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
 }
 
 /* The string member `name`, or NULL with a rejection recorded. */

@@ -82,6 +82,29 @@ struct gnn_event_set {
 int gnn_events_load(const char *path, const struct gnn_event_weights *w,
                     struct gnn_event_set *out, struct gnn_error *err);
 
+/* One line of an event file, as gnn_events_scan() hands it over. */
+struct gnn_event_row {
+    const char *user; /* user_len bytes, not NUL-terminated */
+    size_t user_len;
+    const char *item; /* item_len bytes, not NUL-terminated */
+    size_t item_len;
+    enum gnn_event_type type;
+    double value; /* the rating on rating rows, else 0 */
+    int64_t time; /* unix seconds */
+    long line;    /* 1-based line number in the file */
+};
+
+/* Return nonzero to stop the scan (gnn_events_scan returns it). */
+typedef int (*gnn_event_row_fn)(void *ctx, const struct gnn_event_row *row);
+
+/*
+ * Call fn for each event line of the file at path, in file order, without
+ * keeping anything: the row's strings are valid only during the call.
+ * Same layouts and errors as gnn_events_load.
+ */
+int gnn_events_scan(const char *path, gnn_event_row_fn fn, void *ctx,
+                    struct gnn_error *err);
+
 /* Release what out holds and zero it; a zeroed set is fine. */
 void gnn_event_set_free(struct gnn_event_set *set);
 

@@ -373,3 +373,45 @@ Test(gen, progress_is_reported_and_can_cancel)
                  GNN_ECANCELED);
     cr_assert_gt(calls, 5);
 }
+
+Test(gen, edge_settings_still_write_loadable_files)
+{
+    struct gnn_gen_config c;
+    struct gnn_gen_stats st;
+    struct gnn_dataset ds;
+    struct gnn_error err;
+    char dir[128];
+
+    /* One user, two items, one category (so no accessories), one day. */
+    gnn_gen_config_default(&c);
+    c.n_users = 1;
+    c.n_items = 2;
+    c.n_categories = 1;
+    c.days = 1;
+    c.views_per_session = 1;
+    c.valid_frac = 0;
+    c.test_frac = 0;
+    generate(&c, "tiny", dir, &st);
+    cr_assert_eq(st.n_anchors, 0);
+    cr_assert_eq(st.n_pairs_test, 0);
+    cr_assert_gt(st.n_events, 0);
+    cr_assert_eq(gnn_dataset_load_splits(dir, &ds, &err), 0, "%s", err.text);
+    cr_assert_eq(ds.n_users, 1);
+    cr_assert_eq(ds.valid.n + ds.test.n, 0);
+    gnn_dataset_free(&ds);
+
+    /* Steep popularity, every item an anchor, few sessions. */
+    gnn_gen_config_default(&c);
+    c.n_users = 50;
+    c.n_items = 40;
+    c.n_categories = 40;
+    c.zipf = 5;
+    c.anchor_share = 1;
+    c.follow_prob = 1;
+    c.sessions_per_user = 0.1;
+    generate(&c, "steep", dir, &st);
+    cr_assert_eq(st.n_anchors, 20, "every main-category item is an anchor");
+    cr_assert_eq(gnn_dataset_load_splits(dir, &ds, &err), 0, "%s", err.text);
+    cr_assert_eq(ds.n_users, 50, "every user has a train line");
+    gnn_dataset_free(&ds);
+}

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,4 +528,50 @@ Test(snapshot, mangled_manifests_never_crash_the_loader)
     }
     cr_assert_gt(rejected, (int)len, "most changes should be caught");
     free(orig);
+}
+
+/* ---------------------------------------------------- concurrency */
+
+struct writer {
+    struct gnn_snapshot *a, *b;
+    int rounds;
+    volatile int done;
+    int failures;
+};
+
+static void *write_alternately(void *arg)
+{
+    struct writer *w = arg;
+
+    for (int r = 0; r < w->rounds; r++) {
+        if (gnn_snapshot_write(r % 2 ? w->b : w->a, snap, NULL) != 0)
+            w->failures++;
+    }
+    w->done = 1;
+    return NULL;
+}
+
+Test(snapshot, readers_see_the_old_or_the_new_snapshot_never_a_mix)
+{
+    struct writer w = {sample(4, 40, 30), sample(6, 25, 50), 60, 0, 0};
+    struct gnn_error err;
+    pthread_t t;
+    int loads = 0;
+
+    cr_assert_eq(gnn_snapshot_write(w.a, snap, NULL), 0);
+    cr_assert_eq(pthread_create(&t, NULL, write_alternately, &w), 0);
+    while (!w.done) {
+        struct gnn_snapshot *r;
+        int ret = gnn_snapshot_load(snap, &r, &err);
+        cr_assert_eq(ret, 0, "load %d during a replace: %s", loads, err.text);
+        assert_same(r->n_users == w.a->n_users ? w.a : w.b, r);
+        gnn_snapshot_free(r);
+        loads++;
+    }
+    pthread_join(t, NULL);
+    cr_assert_eq(w.failures, 0);
+    cr_assert_gt(loads, 0);
+    cr_assert_eq(entries_in_root(), 1, "old or temporary folders remain");
+    gnn_snapshot_free(w.a);
+    gnn_snapshot_free(w.b);
 }

@@ -444,6 +444,7 @@ Test(serve, bad_option_values_exit_2_with_one_line)
         (const char *const[]){"--max-k", "5", "--default-k", "10", NULL},
         (const char *const[]){"--api-keys", "/nonexistent/keys", NULL},
         (const char *const[]){"--bogus", NULL},
+        (const char *const[]){"--data-dir", "/tmp/hoprec-none", NULL},
     };
     char err[1024];
 
