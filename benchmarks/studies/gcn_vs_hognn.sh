@@ -14,7 +14,7 @@ sched="--dim 64 --batch 8192 --lr 0.02 --lr-decay 0.97 --l2 0.0001
 sets=("$@")
 [ ${#sets[@]} -gt 0 ] || sets=(lastfm)
 variants=("gcn|--model gcn" "gcn_residual|--model gcn --residual"
-  "hognn|--model hognn")
+  "hognn|--model hognn --hop-weights=false")
 
 for set in "${sets[@]}"; do
   for v in "${variants[@]}"; do
