@@ -88,6 +88,7 @@ for set in "${sets[@]}"; do
     term=$([ $fmt = png ] && echo "pngcairo size 800,500" || echo "svg size 800,500")
     gnuplot <<GP
 set terminal $term
+set termoption noenhanced
 set output "$results/depth_$set.$fmt"
 set title "$set: $split NDCG@20 vs depth"
 set xlabel "hops (lightgcn, hognn) or layers (gcn)"
@@ -98,6 +99,7 @@ plot for [i=2:$(( $(echo $models | wc -w) + 1 ))] "$dat" using 1:i with linespoi
 GP
     gnuplot <<GP
 set terminal $term
+set termoption noenhanced
 set output "$results/mad_$set.$fmt"
 set title "$set: MAD per hop ($deep-hop runs)"
 set xlabel "hop"
