@@ -31,7 +31,7 @@ void gnn_hognn_config_default(struct gnn_hognn_config *c)
     c->alpha = 0.1f;
     c->pairnorm = 0;
     c->pn_scale = 1.0f;
-    c->hop_weights = 1;
+    c->hop_weights = 0;
     c->gate = 0;
     c->dropedge = 0.1f;
     c->dual = 1;

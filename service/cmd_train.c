@@ -77,7 +77,7 @@ static struct svc_opt train_opts[] = {
      "hognn: PairNorm after each hop", 0, 0, false},
     {"pn-scale", SVC_OPT_DOUBLE, &ho.pn_scale, "1", "S",
      "hognn: PairNorm's root mean squared row norm", 1e-6, 1e6, false},
-    {"hop-weights", SVC_OPT_BOOL, &ho.hop_weights, "true", NULL,
+    {"hop-weights", SVC_OPT_BOOL, &ho.hop_weights, "false", NULL,
      "hognn: learn per-hop weights (softmax over logits)", 0, 0, false},
     {"gate", SVC_OPT_BOOL, &ho.gate, "false", NULL,
      "hognn: per-node gate over hops from hop 0 and hop k", 0, 0, false},

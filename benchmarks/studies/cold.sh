@@ -30,13 +30,13 @@ sched="--dim 64 --batch 2048 --lr 0.01 --lr-decay 0.97 --l2 0.0001
 variants=("hognn_categories|--model hognn"
   "hognn_no_categories|--model hognn --categories none"
   "lightgcn|--model lightgcn --layers 3")
-gdata=$(dirname "$gen")
+data=$(dirname "$gen") # run() reads the set from here
 gset=$(basename "$gen")
 
 for v in "${variants[@]}"; do
   throttle
   # shellcheck disable=SC2086
-  DATA=$gdata run "cold_${v%%|*}" "$gset" ${v#*|} $sched &
+  run "cold_${v%%|*}" "$gset" ${v#*|} $sched &
 done
 wait
 

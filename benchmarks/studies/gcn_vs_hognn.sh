@@ -9,12 +9,12 @@
 source "$(dirname "$0")/common.sh"
 
 epochs=${EPOCHS:-100}
-sched="--dim 64 --batch 2048 --lr 0.01 --lr-decay 0.97 --l2 0.0001
-  --epochs $epochs --eval-every 2 --patience 6 --layers 5"
+sched="--dim 64 --batch 8192 --lr 0.02 --lr-decay 0.97 --l2 0.0001
+  --epochs $epochs --eval-every 3 --patience 4 --layers 5"
 sets=("$@")
 [ ${#sets[@]} -gt 0 ] || sets=(lastfm)
 variants=("gcn|--model gcn" "gcn_residual|--model gcn --residual"
-  "hognn|--model hognn")
+  "hognn|--model hognn --hop-weights=false")
 
 for set in "${sets[@]}"; do
   for v in "${variants[@]}"; do
