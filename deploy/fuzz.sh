@@ -76,7 +76,7 @@ for name in "${names[@]}"; do
     -runs="$runs" "${parallel[@]}" -print_final_stats=1 \
     -rss_limit_mb=2048 -artifact_prefix="crash-$name-" "../$corpus" \
     >"../$log" 2>&1) || rc=$?
-  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY' \
+  grep -E '^(Done|stat::(number_of_executed_units|peak_rss_mb))|ERROR|SUMMARY' \
     "$log" >&2 || true
   execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" |
     awk '{s += $2} END {print s + 0}')
