@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gnn_snapshot.h"
 #include "idx.h"
 
 #define SEEN 24
@@ -34,6 +35,7 @@ struct opts {
     bool skip_hnsw, append;
     int repeat; /* runs of every row; the table shows medians */
     const char *out;
+    const char *snapshot; /* trained embeddings instead of random ones */
 };
 
 struct row {
@@ -54,7 +56,9 @@ static struct opts o = {.items = 40981,
                         .wait_us = 200,
                         .repeat = 1};
 static float *items, *users;
-static int64_t *seen; /* users * SEEN */
+/* Each user's seen rows as CSR: seen_ptr has users + 1 entries. */
+static int64_t *seen_ptr, *seen_rows;
+static const char *source = "random normal embeddings";
 static struct row rows[256];
 static int n_rows;
 
@@ -74,23 +78,76 @@ static float normal(void)
     return (float)(sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform()));
 }
 
+static void *alloc(size_t bytes)
+{
+    void *p = malloc(bytes);
+
+    if (p == NULL) {
+        fprintf(stderr, "search_bench: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
 static void make_data(void)
 {
     size_t ni = (size_t)o.items * o.dim, nu = (size_t)o.users * o.dim;
 
-    items = malloc(ni * sizeof(float));
-    users = malloc(nu * sizeof(float));
-    seen = malloc((size_t)o.users * SEEN * sizeof(int64_t));
-    if (items == NULL || users == NULL || seen == NULL) {
-        fprintf(stderr, "search_bench: out of memory\n");
-        exit(1);
-    }
+    items = alloc(ni * sizeof(float));
+    users = alloc(nu * sizeof(float));
+    seen_ptr = alloc(((size_t)o.users + 1) * sizeof(int64_t));
+    seen_rows = alloc((size_t)o.users * SEEN * sizeof(int64_t));
     for (size_t i = 0; i < ni; i++)
         items[i] = normal();
     for (size_t i = 0; i < nu; i++)
         users[i] = normal();
+    for (int u = 0; u <= o.users; u++)
+        seen_ptr[u] = (int64_t)u * SEEN;
     for (size_t i = 0; i < (size_t)o.users * SEEN; i++)
-        seen[i] = (int64_t)(uniform() * o.items);
+        seen_rows[i] = (int64_t)(uniform() * o.items);
+}
+
+/* Trained embeddings: the snapshot's item targets are the catalog, its
+ * users the queries, its seen lists the exclusions. */
+static void load_snapshot(const char *dir)
+{
+    struct gnn_snapshot *s = NULL;
+    struct gnn_error err = {0};
+    static char what[300];
+
+    if (gnn_snapshot_load(dir, &s, &err) != 0) {
+        fprintf(stderr, "search_bench: %s\n", err.text);
+        exit(1);
+    }
+    if (s->n_users < 1 || s->seen_indptr == NULL) {
+        fprintf(stderr, "search_bench: %s has no users or seen lists\n", dir);
+        exit(1);
+    }
+    o.items = s->n_items;
+    o.users = s->n_users;
+    o.dim = s->dim;
+    items = alloc((size_t)o.items * o.dim * sizeof(float));
+    users = alloc((size_t)o.users * o.dim * sizeof(float));
+    memcpy(items, s->items_target, (size_t)o.items * o.dim * sizeof(float));
+    memcpy(users, s->users, (size_t)o.users * o.dim * sizeof(float));
+    seen_ptr = alloc(((size_t)o.users + 1) * sizeof(int64_t));
+    seen_rows = alloc((size_t)s->seen_indptr[o.users] * sizeof(int64_t) + 1);
+    memcpy(seen_ptr, s->seen_indptr, ((size_t)o.users + 1) * sizeof(int64_t));
+    for (int64_t i = 0; i < s->seen_indptr[o.users]; i++)
+        seen_rows[i] = s->seen_items[i];
+    snprintf(what, sizeof(what), "trained \"%s\" embeddings from %s", s->model,
+             dir);
+    source = what;
+    gnn_snapshot_free(s);
+}
+
+/* The rows user q has seen: *n of them. */
+static const int64_t *seen_of(long q, size_t *n)
+{
+    long u = q % o.users;
+
+    *n = (size_t)(seen_ptr[u + 1] - seen_ptr[u]);
+    return seen_rows + seen_ptr[u];
 }
 
 static double now(void)
@@ -179,11 +236,13 @@ static void bench_filtered_single(const struct idx *ix)
     double t0 = now();
 
     for (long q = 0; q < o.queries; q++) {
+        size_t n_seen;
+        const int64_t *ex = seen_of(q, &n_seen);
         struct idx_query iq = {.vec = user_vec(q),
                                .dim = o.dim,
                                .k = o.k,
-                               .exclude = seen + (q % o.users) * SEEN,
-                               .n_exclude = SEEN,
+                               .exclude = ex,
+                               .n_exclude = n_seen,
                                .labels = l,
                                .scores = s};
         double t = now();
@@ -192,7 +251,7 @@ static void bench_filtered_single(const struct idx *ix)
         lat[q] = now() - t;
     }
     add_row("idx_search_filtered, one query", o.queries, 1, 1, lat, o.queries,
-            now() - t0, "24 seen rows excluded");
+            now() - t0, "seen rows excluded");
     free(lat);
     free(s);
     free(l);
@@ -213,11 +272,13 @@ static void bench_batched(const struct idx *ix, int batch)
     for (long c = 0; c < calls; c++) {
         for (int i = 0; i < batch; i++) {
             long q = c * batch + i;
+            size_t n_seen;
+            const int64_t *ex = seen_of(q, &n_seen);
             qs[i] = (struct idx_query){.vec = user_vec(q),
                                        .dim = o.dim,
                                        .k = o.k,
-                                       .exclude = seen + (q % o.users) * SEEN,
-                                       .n_exclude = SEEN,
+                                       .exclude = ex,
+                                       .n_exclude = n_seen,
                                        .labels = l + (size_t)i * o.k,
                                        .scores = s + (size_t)i * o.k};
         }
@@ -257,11 +318,13 @@ static void *work(void *arg)
     pthread_barrier_wait(w->start);
     for (long i = 0; i < w->per; i++) {
         long q = w->id * w->per + i;
+        size_t n_seen;
+        const int64_t *ex = seen_of(q, &n_seen);
         struct idx_query iq = {.vec = user_vec(q),
                                .dim = o.dim,
                                .k = o.k,
-                               .exclude = seen + (q % o.users) * SEEN,
-                               .n_exclude = SEEN,
+                               .exclude = ex,
+                               .n_exclude = n_seen,
                                .labels = l,
                                .scores = s};
         double t = now();
@@ -301,8 +364,10 @@ static void bench_threads(const struct idx *ix, bool coalesce)
                                .start = &start};
         pthread_create(&t[i], NULL, work, &w[i]);
     }
-    pthread_barrier_wait(&start);
+    /* Before the barrier: the workers may all finish before this thread
+     * runs again after it. */
     t0 = now();
+    pthread_barrier_wait(&start);
     for (int i = 0; i < o.threads; i++)
         pthread_join(t[i], NULL);
 
@@ -314,7 +379,7 @@ static void bench_threads(const struct idx *ix, bool coalesce)
         snprintf(note, sizeof(note), "mean batch %.1f, wait <= %d us",
                  queries / (double)batches, o.wait_us);
     } else
-        snprintf(note, sizeof(note), "24 excluded, each thread alone");
+        snprintf(note, sizeof(note), "seen excluded, each alone");
     add_row(path, total, o.threads, coalesce ? o.batch : 1, lat, total,
             now() - t0, note);
     pthread_barrier_destroy(&start);
@@ -419,11 +484,11 @@ static void print_table(FILE *f, int argc, char **argv)
     getloadavg(load, 3);
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&t));
     fprintf(f,
-            "Catalog: %d items, %d users, dim %d, random normal "
-            "embeddings; k = %d; FAISS BLAS threshold %d; %ld cores "
+            "Catalog: %d items, %d users, dim %d, %s; k = %d; FAISS BLAS "
+            "threshold %d; %ld cores "
             "online; load average %.2f at the end; %s. Median of %d "
             "run(s) per line.\n\nCommand:\n\n    ",
-            o.items, o.users, o.dim, o.k, idx_set_blas_threshold(0),
+            o.items, o.users, o.dim, source, o.k, idx_set_blas_threshold(0),
             sysconf(_SC_NPROCESSORS_ONLN), load[0], when, o.repeat);
     for (int i = 0; i < argc; i++)
         fprintf(f, "%s%s", argv[i], i + 1 < argc ? " " : "\n\n");
@@ -448,7 +513,8 @@ static void usage(void)
             "                    [--threads T] [--batch B] [--wait-us W] "
             "[--out FILE]\n"
             "                    [--blas-threshold N] [--skip-hnsw] "
-            "[--repeat R] [--append]\n");
+            "[--repeat R] [--append]\n"
+            "                    [--snapshot DIR]\n");
     exit(2);
 }
 
@@ -466,6 +532,7 @@ int main(int argc, char **argv)
                                           {"skip-hnsw", 0, NULL, 'S'},
                                           {"repeat", 1, NULL, 'r'},
                                           {"append", 0, NULL, 'a'},
+                                          {"snapshot", 1, NULL, 'D'},
                                           {NULL, 0, NULL, 0}};
     static const int efs[] = {16, 32, 64, 128};
     struct idx_config one = {.nthreads = 1};
@@ -511,6 +578,9 @@ int main(int argc, char **argv)
         case 'a':
             o.append = true;
             break;
+        case 'D':
+            o.snapshot = optarg;
+            break;
         default:
             usage();
         }
@@ -520,7 +590,10 @@ int main(int argc, char **argv)
         o.repeat > 64)
         usage();
 
-    make_data();
+    if (o.snapshot != NULL)
+        load_snapshot(o.snapshot);
+    else
+        make_data();
     if (o.blas_threshold > 0)
         idx_set_blas_threshold(o.blas_threshold);
     fprintf(stderr, "search_bench: building the flat index\n");
@@ -558,6 +631,7 @@ int main(int argc, char **argv)
     idx_free(flat);
     free(items);
     free(users);
-    free(seen);
+    free(seen_ptr);
+    free(seen_rows);
     return 0;
 }

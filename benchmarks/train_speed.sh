@@ -45,8 +45,13 @@ cc -O2 -I"$root/core/include" "$root/benchmarks/spmm_bench.c" \
     "$(nproc) cores, median of $epochs epochs; the machine is shared, so" \
     "figures vary between runs."
   echo
-  echo "| data | s/epoch | reference s/epoch | ratio | full eval s | reference eval s | peak RSS MB | reference RSS MB |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "CPU s/epoch is the process CPU time of an epoch over all threads: on"
+  echo "a loaded machine the wall time includes waiting for a core, CPU time"
+  echo "does not (an idle 2-core machine would take about half of it)."
+  echo "Load average when the table was made: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo
+  echo "| data | s/epoch | CPU s/epoch | reference s/epoch | ratio (wall) | full eval s | reference eval s | peak RSS MB | reference RSS MB |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for set in "${sets[@]}"; do
     report=$scratch/speed_${set}.json
     nice -n 10 "$hoprec" train --data "$data/$set" --model lightgcn \
@@ -56,11 +61,14 @@ cc -O2 -I"$root/core/include" "$root/benchmarks/spmm_bench.c" \
       >"$scratch/speed_${set}.log" 2>&1
     read -r rs re rm < <(reference "$set")
     jq -r --arg set "$set" --arg rs "$rs" --arg re "$re" --arg rm "$rm" '
-      def s: . * 1000 | round / 1000 | tostring;
-      (if .test then .test.seconds else .valid.seconds end) as $ev
-      | "| \($set) | \(.seconds_per_epoch | s) | \($rs) | " +
-        (if $rs == "-" then "-" else "1/\($rs | tonumber / .seconds_per_epoch | . * 10 | round / 10)" end) +
-        " | \($ev | s) | \($re) | \(.peak_rss_bytes / 1048576 | round) | \($rm) |"' "$report"
+      def s: if . == null then "-" else . * 1000 | round / 1000 | tostring end;
+      .seconds_per_epoch as $spe
+      | (if .test then .test.seconds else .valid.seconds end) as $ev
+      | "| \($set) | \($spe | s) | \(.cpu_seconds_per_epoch | s) | \($rs) | "
+        + (if $rs == "-" then "-"
+           else "1/\($rs | tonumber / $spe | . * 10 | round / 10)" end)
+        + " | \($ev | s) | \($re) | \(.peak_rss_bytes / 1048576 | round)"
+        + " | \($rm) |"' "$report"
   done
   echo
   echo "## SpMM bandwidth (y = A x, d = 64, median of 21)"

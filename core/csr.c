@@ -212,10 +212,10 @@ typedef float v8f __attribute__((vector_size(32), aligned(4)));
  * at run time.
  */
 #define SPMM_ROWS(NAME, ATTR)                                                  \
-    ATTR static void NAME(const struct gnn_csr *a, const float *restrict x,    \
-                          int32_t d, float *restrict y,                        \
-                          const float *restrict z, float beta, int32_t r0,     \
-                          int32_t r1)                                          \
+    ATTR static void NAME(                                                     \
+        const struct gnn_csr *a, const float *restrict x, int32_t d,           \
+        float *restrict y, const float *restrict z, float beta,                \
+        const uint8_t *restrict mask, int32_t r0, int32_t r1)                  \
     {                                                                          \
         const int64_t *restrict rp = a->row_ptr;                               \
         const int32_t *restrict ci = a->col_idx;                               \
@@ -228,6 +228,8 @@ typedef float v8f __attribute__((vector_size(32), aligned(4)));
             for (int32_t j0 = 0; j0 < d64; j0 += BLOCK) {                      \
                 v8f acc[8] = {0};                                              \
                 for (int64_t k = rp[r]; k < rp[r + 1]; k++) {                  \
+                    if (mask != NULL && !mask[ci[k]])                          \
+                        continue;                                              \
                     const v8f *xr =                                            \
                         (const v8f *)(x + (size_t)ci[k] * (size_t)d + j0);     \
                     float v = av[k];                                           \
@@ -256,8 +258,10 @@ typedef float v8f __attribute__((vector_size(32), aligned(4)));
             }                                                                  \
             for (int32_t j = d64; j < d; j++) {                                \
                 float s = 0.0f;                                                \
-                for (int64_t k = rp[r]; k < rp[r + 1]; k++)                    \
-                    s += av[k] * x[(size_t)ci[k] * (size_t)d + j];             \
+                for (int64_t k = rp[r]; k < rp[r + 1]; k++) {                  \
+                    if (mask == NULL || mask[ci[k]])                           \
+                        s += av[k] * x[(size_t)ci[k] * (size_t)d + j];         \
+                }                                                              \
                 if (z != NULL)                                                 \
                     s += beta * z[(size_t)r * (size_t)d + j];                  \
                 yr[j] = s;                                                     \
@@ -281,18 +285,19 @@ static int has_avx2_fma(void)
 }
 #endif
 
+/* Both copies compute the same sums in the same order (C17 mode does not
+ * contract a * b + c), so the choice never changes the bits. */
 static void spmm_rows(const struct gnn_csr *a, const float *x, int32_t d,
-                      float *y, const float *z, float beta, int32_t r0,
-                      int32_t r1)
+                      float *y, const float *z, float beta, const uint8_t *mask,
+                      int32_t r0, int32_t r1)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    /* FMA contraction changes the last bits: same machine, same bits. */
     if (has_avx2_fma()) {
-        spmm_rows_avx2(a, x, d, y, z, beta, r0, r1);
+        spmm_rows_avx2(a, x, d, y, z, beta, mask, r0, r1);
         return;
     }
 #endif
-    spmm_rows_base(a, x, d, y, z, beta, r0, r1);
+    spmm_rows_base(a, x, d, y, z, beta, mask, r0, r1);
 }
 
 struct spmm_task {
@@ -302,6 +307,9 @@ struct spmm_task {
     float *y;
     const float *z;
     float beta;
+    const uint8_t *mask;
+    const int32_t *rows; /* NULL: every row */
+    int32_t n_rows;
 };
 
 static void spmm_task(int ith, int nth, void *ctx)
@@ -309,14 +317,41 @@ static void spmm_task(int ith, int nth, void *ctx)
     struct spmm_task *t = ctx;
     int32_t lo, hi;
 
-    gnn_csr_split(t->a, ith, nth, &lo, &hi);
-    spmm_rows(t->a, t->x, t->d, t->y, t->z, t->beta, lo, hi);
+    if (t->rows == NULL) {
+        gnn_csr_split(t->a, ith, nth, &lo, &hi);
+        spmm_rows(t->a, t->x, t->d, t->y, t->z, t->beta, t->mask, lo, hi);
+        return;
+    }
+    lo = (int32_t)((int64_t)t->n_rows * ith / nth);
+    hi = (int32_t)((int64_t)t->n_rows * (ith + 1) / nth);
+    for (int32_t q = lo; q < hi; q++)
+        spmm_rows(t->a, t->x, t->d, t->y, t->z, t->beta, t->mask, t->rows[q],
+                  t->rows[q] + 1);
 }
 
 void gnn_csr_spmm(const struct gnn_csr *a, const float *x, int32_t d, float *y,
                   const float *z, float beta, struct gnn_pool *pool)
 {
-    struct spmm_task t = {a, x, d, y, z, beta};
+    struct spmm_task t = {a, x, d, y, z, beta, NULL, NULL, 0};
+
+    gnn_pool_run(pool, spmm_task, &t);
+}
+
+void gnn_csr_spmm_masked(const struct gnn_csr *a, const float *x, int32_t d,
+                         float *y, const float *z, float beta,
+                         const uint8_t *mask, struct gnn_pool *pool)
+{
+    struct spmm_task t = {a, x, d, y, z, beta, mask, NULL, 0};
+
+    gnn_pool_run(pool, spmm_task, &t);
+}
+
+void gnn_csr_spmm_rows(const struct gnn_csr *a, const float *x, int32_t d,
+                       float *y, const float *z, float beta,
+                       const int32_t *rows, int32_t n_rows,
+                       struct gnn_pool *pool)
+{
+    struct spmm_task t = {a, x, d, y, z, beta, NULL, rows, n_rows};
 
     gnn_pool_run(pool, spmm_task, &t);
 }

@@ -317,18 +317,18 @@ static int lightgcn_init(struct gnn_model *m, struct gnn_error *err)
 
 struct mean_task {
     float **hop;
-    int32_t k;
-    int64_t n;
+    int32_t k, d;
+    int32_t n_nodes;
+    const int32_t *rows; /* NULL: every node */
+    int32_t n_rows;
     float *out;
 };
 
-static void mean_task(int ith, int nth, void *ctx)
+static void mean_row(const struct mean_task *t, int64_t r)
 {
-    struct mean_task *t = ctx;
     float c = 1.0f / (float)(t->k + 1);
-    int64_t lo, hi;
+    int64_t lo = r * t->d, hi = lo + t->d;
 
-    gnn_split_range(t->n, ith, nth, &lo, &hi);
     for (int64_t i = lo; i < hi; i++) {
         float s = t->hop[0][i];
         for (int32_t k = 1; k <= t->k; k++)
@@ -337,16 +337,35 @@ static void mean_task(int ith, int nth, void *ctx)
     }
 }
 
+static void mean_task(int ith, int nth, void *ctx)
+{
+    struct mean_task *t = ctx;
+    int64_t lo, hi;
+
+    gnn_split_range(t->rows != NULL ? t->n_rows : t->n_nodes, ith, nth, &lo,
+                    &hi);
+    for (int64_t q = lo; q < hi; q++)
+        mean_row(t, t->rows != NULL ? t->rows[q] : q);
+}
+
+/* During training only the active rows of the last hop and of the mean
+ * are read, so only those are computed. */
 static void lightgcn_forward(struct gnn_model *m, struct gnn_pool *pool)
 {
     struct hops *h = m->priv;
     const struct gnn_csr *a = &m->graph->adj;
 
-    for (int32_t k = 1; k <= h->k; k++)
-        gnn_csr_spmm(a, h->hop[k - 1], m->dim, h->hop[k], NULL, 0.0f, pool);
+    for (int32_t k = 1; k <= h->k; k++) {
+        if (k == h->k && m->active_rows != NULL)
+            gnn_csr_spmm_rows(a, h->hop[k - 1], m->dim, h->hop[k], NULL, 0.0f,
+                              m->active_rows, m->n_active, pool);
+        else
+            gnn_csr_spmm(a, h->hop[k - 1], m->dim, h->hop[k], NULL, 0.0f, pool);
+    }
 
-    struct mean_task t = {h->hop, h->k,
-                          (int64_t)(m->n_users + m->n_items) * m->dim, h->out};
+    struct mean_task t = {
+        h->hop,         h->k,        m->dim, m->n_users + m->n_items,
+        m->active_rows, m->n_active, h->out};
     gnn_pool_run(pool, mean_task, &t);
 }
 
@@ -371,7 +390,12 @@ static void lightgcn_backward(struct gnn_model *m, struct gnn_pool *pool)
     }
     scale_into(n, c, h->gout, t);
     for (int32_t k = 0; k < h->k; k++) {
-        gnn_csr_spmm(at, t, m->dim, u, h->gout, c, pool);
+        /* The first product's input lives on the active rows only. */
+        if (k == 0 && m->active_mask != NULL)
+            gnn_csr_spmm_masked(at, t, m->dim, u, h->gout, c, m->active_mask,
+                                pool);
+        else
+            gnn_csr_spmm(at, t, m->dim, u, h->gout, c, pool);
         float *s = t;
         t = u;
         u = s;

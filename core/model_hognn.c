@@ -13,9 +13,9 @@
  * so it is its own transpose), p the per-node hop weights.
  *
  * Backward, with G the gradient on the outputs:
- *   combination: gp_{n,k} = <G_n, h_{k,n}>, gs_{n,k} = p_{n,k} (gp_{n,k}
- *   - sum_j p_{n,j} gp_{n,j}); the gradient on h_k is p_{.,k} G +
- *   gs_{.,k} (v * h_0 + u_k), plus v * sum_k gs_{.,k} h_k on h_0;
+ *   combination: gp_{n,k} = <G_n, h_{k,n}>, gs_{n,k} = t p_{n,k} (gp_{n,k}
+ *   - sum_j p_{n,j} gp_{n,j}), t the logit scale; the gradient on h_k is
+ * p_{.,k} G + gs_{.,k} (v * h_0 + u_k), plus v * sum_k gs_{.,k} h_k on h_0;
  *   hops, k = K..1: through PairNorm, then S'^T onto h_{k-1} and alpha
  *   onto h_0 (Horner's rule, one SpMM per hop).
  * PairNorm y = s c / r, c = z - mean(z), r^2 = mean_n |c_n|^2 + eps:
@@ -32,12 +32,13 @@ void gnn_hognn_config_default(struct gnn_hognn_config *c)
     c->pairnorm = 0;
     c->pn_scale = 1.0f;
     c->hop_weights = 1;
-    c->gate = 1;
+    c->gate = 0;
     c->dropedge = 0.1f;
     c->dual = 1;
     c->pair_weight = 1.0f;
     c->seed = 2024;
     c->cat_weight = 1.0f;
+    c->logit_scale = 0.1f;
 }
 
 struct hognn {
@@ -231,8 +232,8 @@ static int check(const struct gnn_model *m, struct gnn_error *err)
         return gnn_error_set(err, GNN_EINVAL, "dropedge %g outside 0..0.9",
                              (double)c->dropedge);
     if (!(c->pn_scale > 0.0f) || !(c->pair_weight >= 0.0f) ||
-        !(c->cat_weight > 0.0f) || c->n_cats < 0 || c->n_pairs < 0 ||
-        (c->n_pairs > 0 && c->pairs == NULL))
+        !(c->logit_scale > 0.0f) || !(c->cat_weight > 0.0f) || c->n_cats < 0 ||
+        c->n_pairs < 0 || (c->n_pairs > 0 && c->pairs == NULL))
         return gnn_error_set(err, GNN_EINVAL, "bad hognn setting");
     if (m->n_users + m->n_items > INT32_MAX - c->n_cats)
         return gnn_error_set(err, GNN_ERANGE, "too many nodes");
@@ -539,6 +540,7 @@ static void node_weights(struct gnn_model *m, struct hognn *h, int64_t n,
             const float *hk = h->h[k] + n * d;
             s += dot8(hk, w0, d) + dot8(hk, u + (size_t)k * d, d);
         }
+        s *= h->hc.logit_scale;
         p[k] = s;
         top = s > top ? s : top;
     }
@@ -595,7 +597,7 @@ static void combine_back_task(int ith, int nth, void *ctx)
             mean += p[k] * gp[k];
         }
         for (int32_t k = 0; k < kk; k++) {
-            gs[k] = p[k] * (gp[k] - mean);
+            gs[k] = h->hc.logit_scale * p[k] * (gp[k] - mean);
             gbeta[k] += gs[k];
             if (h->p_v < 0)
                 continue;
@@ -840,6 +842,25 @@ static double hognn_pair_loss(struct gnn_model *m, int64_t b, int64_t n_b)
 }
 
 /* -------------------------------------------------------------- misc */
+
+int32_t gnn_hognn_hop_weights(const struct gnn_model *m, double *w, int32_t max)
+{
+    const struct hognn *h = m->priv;
+    int32_t kk;
+
+    if (m->ops != &gnn__ops_hognn || h == NULL)
+        return 0;
+    kk = h->k + 1 < max ? h->k + 1 : max;
+    for (int32_t k = 0; k < kk; k++)
+        w[k] = 0.0;
+    for (int64_t n = 0; n < h->n_nodes; n++) {
+        for (int32_t k = 0; k < kk; k++)
+            w[k] += h->p[n * (h->k + 1) + k];
+    }
+    for (int32_t k = 0; k < kk; k++)
+        w[k] /= h->n_nodes > 0 ? h->n_nodes : 1;
+    return kk;
+}
 
 static const float *hognn_hop(const struct gnn_model *m, int32_t k,
                               int32_t *n_hops, int32_t *n_rows)

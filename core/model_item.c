@@ -320,9 +320,11 @@ static int ease_fit(struct gnn_model *m, struct gnn_pool *pool,
     /* LAPACK may use every core here; the pool keeps BLAS at one thread
      * elsewhere, so restore that afterwards. */
     openblas_set_num_threads(gnn_pool_size(pool));
-    info = LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', n, e->b, n);
+    /* The matrix is symmetric, so it reads the same in column-major
+     * order: asking for that spares LAPACKE a transposed n x n copy. */
+    info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'L', n, e->b, n);
     if (info == 0)
-        info = LAPACKE_spotri(LAPACK_ROW_MAJOR, 'L', n, e->b, n);
+        info = LAPACKE_spotri(LAPACK_COL_MAJOR, 'L', n, e->b, n);
     openblas_set_num_threads(1);
     if (info != 0)
         return gnn_error_set(err, GNN_EINVAL,
@@ -331,10 +333,11 @@ static int ease_fit(struct gnn_model *m, struct gnn_pool *pool,
                              "lambda",
                              (int)info);
 
-    /* P is in the lower triangle: mirror it, then B_ij = -P_ij / P_jj. */
-    for (int32_t i = 0; i < n; i++) {
-        for (int32_t j = i + 1; j < n; j++)
-            e->b[(size_t)i * n + j] = e->b[(size_t)j * n + i];
+    /* P is in the column-major lower triangle, which is the row-major
+     * upper one: mirror it down, then B_ij = -P_ij / P_jj. */
+    for (int32_t r = 1; r < n; r++) {
+        for (int32_t c = 0; c < r; c++)
+            e->b[(size_t)r * n + c] = e->b[(size_t)c * n + r];
     }
     float *inv_diag = malloc((size_t)n * sizeof(*inv_diag));
     if (inv_diag == NULL)

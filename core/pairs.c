@@ -476,3 +476,44 @@ out:
     ids_free(&items);
     return ret;
 }
+
+/* -------------------------------------------------------- evaluation */
+
+int gnn_pairs_evaluate(const float *src, const float *tgt, int32_t n_items,
+                       int32_t d, const int32_t *pairs, int64_t n, int32_t k,
+                       double *hit, double *mrr, struct gnn_error *err)
+{
+    *hit = *mrr = 0.0;
+    if (n_items < 1 || d < 1 || k < 1 || n < 0 || (n > 0 && pairs == NULL))
+        return gnn_error_set(err, GNN_EINVAL, "bad pair evaluation setting");
+    for (int64_t q = 0; q < n; q++) {
+        int32_t i = pairs[2 * q], j = pairs[2 * q + 1];
+        if (i < 0 || i >= n_items || j < 0 || j >= n_items)
+            return gnn_error_set(err, GNN_ERANGE, "pair %lld outside 0..%d",
+                                 (long long)q, n_items - 1);
+        const float *s = src + (size_t)i * d;
+        float sj = 0.0f;
+        for (int32_t c = 0; c < d; c++)
+            sj += s[c] * tgt[(size_t)j * d + c];
+        /* rank = 1 + items other than i scoring above j (ties: lower id
+         * first, as in top-k lists) */
+        int64_t rank = 1;
+        for (int32_t t = 0; t < n_items && rank <= k; t++) {
+            if (t == i || t == j)
+                continue;
+            float st = 0.0f;
+            for (int32_t c = 0; c < d; c++)
+                st += s[c] * tgt[(size_t)t * d + c];
+            rank += st > sj || (st == sj && t < j);
+        }
+        if (rank <= k) {
+            *hit += 1.0;
+            *mrr += 1.0 / (double)rank;
+        }
+    }
+    if (n > 0) {
+        *hit /= (double)n;
+        *mrr /= (double)n;
+    }
+    return 0;
+}

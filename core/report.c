@@ -40,11 +40,12 @@ json_t *gnn_metrics_json(const struct gnn_metrics *m)
 json_t *gnn_train_result_json(const struct gnn_train_result *r)
 {
     json_t *o = json_pack(
-        "{s:i, s:i, s:f, s:f, s:f, s:f, s:f}", "epochs_run",
+        "{s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "epochs_run",
         (json_int_t)r->epochs_run, "best_epoch", (json_int_t)r->best_epoch,
-        "seconds_per_epoch", r->seconds_per_epoch, "train_seconds",
-        r->train_seconds, "wall_seconds", r->wall_seconds, "seconds_to_best",
-        r->seconds_to_best, "final_loss", r->final_loss);
+        "seconds_per_epoch", r->seconds_per_epoch, "cpu_seconds_per_epoch",
+        r->cpu_seconds_per_epoch, "train_seconds", r->train_seconds,
+        "wall_seconds", r->wall_seconds, "seconds_to_best", r->seconds_to_best,
+        "final_loss", r->final_loss);
     return o;
 }
 

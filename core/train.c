@@ -32,6 +32,13 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -82,8 +89,11 @@ struct trainer {
     int32_t *entry_user;       /* n_pos: the user of each training entry */
     int64_t *order;            /* n_pos: this epoch's order of entries */
     int32_t *user, *pos, *neg; /* batch buffers */
+    int32_t *active;           /* distinct node rows of the batch */
+    uint8_t *mask;             /* n_nodes: 1 on the rows of active */
     float **best;              /* copies of the parameters at the best epoch */
     double *epoch_secs;
+    double *epoch_cpu;
     int64_t step;
 };
 
@@ -94,12 +104,15 @@ static void trainer_free(struct trainer *t)
     free(t->user);
     free(t->pos);
     free(t->neg);
+    free(t->active);
+    free(t->mask);
     if (t->best != NULL) {
         for (int p = 0; p < t->m->n_params; p++)
             free(t->best[p]);
     }
     free(t->best);
     free(t->epoch_secs);
+    free(t->epoch_cpu);
 }
 
 static int trainer_init(struct trainer *t, struct gnn_model *m,
@@ -120,11 +133,14 @@ static int trainer_init(struct trainer *t, struct gnn_model *m,
     t->user = malloc(nb * sizeof(*t->user));
     t->pos = malloc(nb * sizeof(*t->pos));
     t->neg = malloc(nb * (size_t)cfg->negatives * sizeof(*t->neg));
+    t->active = malloc(nb * (size_t)(2 + cfg->negatives) * sizeof(int32_t));
+    t->mask = calloc((size_t)(m->n_users + m->n_items) + 1, 1);
     t->best = calloc((size_t)m->n_params + 1, sizeof(*t->best));
     t->epoch_secs = calloc((size_t)cfg->epochs, sizeof(*t->epoch_secs));
+    t->epoch_cpu = calloc((size_t)cfg->epochs, sizeof(*t->epoch_cpu));
     if (t->entry_user == NULL || t->order == NULL || t->user == NULL ||
-        t->pos == NULL || t->neg == NULL || t->best == NULL ||
-        t->epoch_secs == NULL)
+        t->pos == NULL || t->neg == NULL || t->active == NULL ||
+        t->mask == NULL || t->best == NULL || t->epoch_secs == NULL)
         return gnn_error_set(err, GNN_ENOMEM, "cannot allocate the trainer");
     for (int p = 0; p < m->n_params; p++) {
         t->best[p] = malloc((size_t)m->params[p].n * sizeof(float));
@@ -167,6 +183,41 @@ static void shuffle(struct trainer *t)
     }
 }
 
+static void add_active(struct trainer *t, int32_t row)
+{
+    if (!t->mask[row]) {
+        t->mask[row] = 1;
+        t->active[t->m->n_active++] = row;
+    }
+}
+
+/* Tell the model which output rows the batch's loss reads. */
+static void mark_active(struct trainer *t, const struct gnn_batch *b)
+{
+    struct gnn_model *m = t->m;
+
+    m->n_active = 0;
+    for (int32_t q = 0; q < b->n; q++) {
+        add_active(t, b->user[q]);
+        add_active(t, m->n_users + b->pos[q]);
+        for (int32_t j = 0; j < b->n_neg; j++)
+            add_active(t, m->n_users + b->neg[(size_t)q * b->n_neg + j]);
+    }
+    m->active_rows = t->active;
+    m->active_mask = t->mask;
+}
+
+static void clear_active(struct trainer *t)
+{
+    struct gnn_model *m = t->m;
+
+    for (int32_t q = 0; q < m->n_active; q++)
+        t->mask[t->active[q]] = 0;
+    m->active_rows = NULL;
+    m->active_mask = NULL;
+    m->n_active = 0;
+}
+
 static double train_batch(struct trainer *t, int64_t first, int32_t n, float lr)
 {
     struct gnn_model *m = t->m;
@@ -184,6 +235,7 @@ static double train_batch(struct trainer *t, int64_t first, int32_t n, float lr)
                              t->neg + (size_t)q * n_neg);
     }
 
+    mark_active(t, &b);
     m->ops->forward(m, t->pool);
     memset(m->grad_user, 0, (size_t)m->n_users * out_bytes);
     memset(m->grad_item, 0, (size_t)m->n_items * out_bytes);
@@ -193,6 +245,7 @@ static double train_batch(struct trainer *t, int64_t first, int32_t n, float lr)
             m->ops->extra_loss(m, first / t->cfg->batch,
                                (t->n_pos + t->cfg->batch - 1) / t->cfg->batch);
     m->ops->backward(m, t->pool);
+    clear_active(t);
     loss += gnn_l2_loss(m, &b, t->cfg->l2);
     gnn_adam_step(m, ++t->step, lr, t->cfg->beta1, t->cfg->beta2, t->cfg->eps,
                   t->pool);
@@ -255,15 +308,16 @@ static int fit_closed_form(struct gnn_model *m, const struct gnn_csr *valid,
     r->wall_seconds = now() - t0;
     r->seconds_to_best = r->wall_seconds;
     if (cfg->progress != NULL) {
-        struct gnn_progress p = {1,
-                                 1,
-                                 0.0,
-                                 r->train_seconds,
-                                 0.0,
-                                 r->wall_seconds,
-                                 r->has_valid ? &r->valid : NULL,
-                                 test != NULL ? &tm : NULL,
-                                 1};
+        struct gnn_progress p = {
+            .epoch = 1,
+            .epochs = 1,
+            .seconds = r->train_seconds,
+            .cpu_seconds = r->train_seconds,
+            .wall_seconds = r->wall_seconds,
+            .valid = r->has_valid ? &r->valid : NULL,
+            .test = test != NULL ? &tm : NULL,
+            .best_epoch = 1,
+        };
         if (cfg->progress(&p, cfg->progress_ctx) != 0)
             return gnn_error_set(err, GNN_ECANCELED, "training canceled");
     }
@@ -342,11 +396,12 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
         goto out;
 
     for (int32_t e = 1; e <= cfg->epochs && !s.stop; e++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         set_phase(m, e, 1);
         double loss = train_epoch(&t, lr);
         lr *= cfg->lr_decay;
         t.epoch_secs[e - 1] = now() - t0;
+        t.epoch_cpu[e - 1] = cpu_now() - c0;
         res->train_seconds += t.epoch_secs[e - 1];
         res->epochs_run = e;
         res->final_loss = loss;
@@ -360,15 +415,18 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
         }
         if (cfg->progress != NULL) {
             double med = median(t.epoch_secs, e);
-            struct gnn_progress p = {e,
-                                     cfg->epochs,
-                                     loss,
-                                     t.epoch_secs[e - 1],
-                                     med * (cfg->epochs - e),
-                                     now() - t_start,
-                                     evaluated ? &vm : NULL,
-                                     evaluated && test != NULL ? &tm : NULL,
-                                     res->best_epoch};
+            struct gnn_progress p = {
+                .epoch = e,
+                .epochs = cfg->epochs,
+                .loss = loss,
+                .seconds = t.epoch_secs[e - 1],
+                .cpu_seconds = t.epoch_cpu[e - 1],
+                .eta_seconds = med * (cfg->epochs - e),
+                .wall_seconds = now() - t_start,
+                .valid = evaluated ? &vm : NULL,
+                .test = evaluated && test != NULL ? &tm : NULL,
+                .best_epoch = res->best_epoch,
+            };
             if (cfg->progress(&p, cfg->progress_ctx) != 0) {
                 ret = gnn_error_set(err, GNN_ECANCELED, "training canceled");
                 goto out;
@@ -385,6 +443,7 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
     set_phase(m, res->epochs_run + 1, 0);
     m->ops->forward(m, pool);
     res->seconds_per_epoch = median(t.epoch_secs, res->epochs_run);
+    res->cpu_seconds_per_epoch = median(t.epoch_cpu, res->epochs_run);
     res->wall_seconds = now() - t_start;
     ret = 0;
 out:

@@ -17,7 +17,7 @@ build_pkgs=(
   libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev
   libopenblas-dev liblapacke-dev libsqlite3-dev libmetis-dev
   libfaiss-dev zlib1g-dev libcurl4-openssl-dev sqlite3 curl
-  python3-yaml prometheus
+  python3-yaml prometheus openssl
 )
 runtime_pkgs=(
   libmicrohttpd12 libjansson4 libuv1 libopenblas0-pthread liblapacke

@@ -34,6 +34,8 @@ static struct {
     long max_body;
     double drain_timeout;
     char *api_keys;
+    char *tls_cert;
+    char *tls_key;
     long default_k;
     long max_k;
     long max_exclude;
@@ -74,7 +76,7 @@ static struct svc_opt serve_opts[] = {
      "address to listen on; [V6]:PORT for IPv6, port 0 for any free port", 0, 0,
      false},
     {"threads", SVC_OPT_INT, &o.threads, "0", "N",
-     "HTTP worker threads; 0 = one per core", 0, 1024, false},
+     "HTTP worker threads; 0 = four per core", 0, 1024, false},
     {"connection-limit", SVC_OPT_INT, &o.connection_limit, "1024", "N",
      "open connections at most; more are refused", 1, 1000000, false},
     {"timeout", SVC_OPT_INT, &o.timeout, "30", "SECONDS",
@@ -88,6 +90,11 @@ static struct svc_opt serve_opts[] = {
     {"api-keys", SVC_OPT_STR, &o.api_keys, NULL, "FILE",
      "API keys, one 'ROLE KEY' per line (roles: read, ingest, admin)", 0, 0,
      false},
+    {"tls-cert", SVC_OPT_STR, &o.tls_cert, NULL, "FILE",
+     "serve HTTPS with this PEM certificate (chain); needs --tls-key", 0, 0,
+     false},
+    {"tls-key", SVC_OPT_STR, &o.tls_key, NULL, "FILE",
+     "PEM private key of --tls-cert", 0, 0, false},
     {"default-k", SVC_OPT_INT, &o.default_k, "10", "K",
      "items answered when a query gives no k", 1, 10000, false},
     {"max-k", SVC_OPT_INT, &o.max_k, "100", "K",
@@ -142,6 +149,9 @@ static int check_options(const struct svc_cmd *cmd)
 
     if (svc_listen_parse(o.listen, &addr, &err) != 0)
         return svc_cli_usage_error(cmd, "--listen: %s", err.text);
+    if ((o.tls_cert == NULL) != (o.tls_key == NULL))
+        return svc_cli_usage_error(cmd, "--tls-cert and --tls-key go "
+                                        "together");
     if (o.data_dir != NULL && o.store == NULL)
         return svc_cli_usage_error(cmd, "--data-dir needs --store FILE (the "
                                         "events to learn from)");
@@ -150,9 +160,11 @@ static int check_options(const struct svc_cmd *cmd)
                                    "--default-k (%ld) must not exceed "
                                    "--max-k (%ld)",
                                    o.default_k, o.max_k);
+    /* More threads than cores: a POST /v1/events thread waits for its
+     * commit, and only batches waiting together can share one fsync. */
     if (o.threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        o.threads = cores > 0 ? cores : 1;
+        o.threads = 4 * (cores > 0 ? cores : 1);
     }
     return 0;
 }
@@ -343,17 +355,57 @@ static void wait_and_drain(struct svc_server *server)
         svc_log_warn("drain timed out", "in_flight=%ld", left);
 }
 
+/*
+ * Read a whole PEM file into a new string (*out, freed by the caller), at
+ * most 1 MiB. Returns 0, or 1 after reporting.
+ */
+static int read_pem(const struct svc_cmd *cmd, const char *path, char **out)
+{
+    FILE *f = fopen(path, "r");
+    size_t len;
+
+    *out = NULL;
+    if (f == NULL)
+        return svc_cli_fail(cmd, "cannot read '%s': %s", path, strerror(errno));
+    *out = calloc(1, (1 << 20) + 1);
+    len = *out ? fread(*out, 1, 1 << 20, f) : 0;
+    int bad = ferror(f) || len == 0 || !feof(f);
+    fclose(f);
+    if (*out == NULL || bad) {
+        free(*out);
+        *out = NULL;
+        return svc_cli_fail(cmd,
+                            "cannot read '%s' (empty, unreadable or "
+                            "over 1 MiB)",
+                            path);
+    }
+    return 0;
+}
+
+/* Wipe and free a private key's text; NULL is a no-op. */
+static void free_secret(char *text)
+{
+    if (text == NULL)
+        return;
+    explicit_bzero(text, strlen(text));
+    free(text);
+}
+
 static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
 {
     struct svc_ctx ctx = {0};
     struct svc_server *server = NULL;
     struct svc_error err;
+    char *cert = NULL, *key = NULL;
     int ret;
 
     if (argc > 0)
         return svc_cli_usage_error(cmd, "unexpected argument '%s'", argv[0]);
     if ((ret = check_options(cmd)) != 0)
         return ret;
+    if (o.tls_cert != NULL && ((ret = read_pem(cmd, o.tls_cert, &cert)) != 0 ||
+                               (ret = read_pem(cmd, o.tls_key, &key)) != 0))
+        goto out;
 
     ctx.default_k = (int)o.default_k;
     ctx.max_k = (int)o.max_k;
@@ -396,19 +448,24 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
         .connection_limit = (int)o.connection_limit,
         .connection_timeout_s = (int)o.timeout,
         .max_body = (size_t)o.max_body,
+        .tls_cert = cert,
+        .tls_key = key,
     };
     if (svc_server_start(&sc, &ctx, &server, &err) != 0) {
         ret = svc_cli_fail(cmd, "%s", err.text);
         goto out;
     }
-    svc_log_info("listening", "listen=%s port=%d threads=%ld", o.listen,
-                 svc_server_port(server), o.threads);
+    svc_log_info("listening", "listen=%s port=%d threads=%ld tls=%s", o.listen,
+                 svc_server_port(server), o.threads,
+                 cert != NULL ? "on" : "off");
 
     wait_and_drain(server);
     svc_server_free(server);
     svc_log_info("stopped", NULL);
 
 out:
+    free(cert);
+    free_secret(key);
     /* The loop waits for a running round, which publishes to the model:
      * stop it before the model goes. */
     svc_loop_stop(ctx.loop);

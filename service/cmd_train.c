@@ -22,7 +22,7 @@ static struct {
 static struct {
     char *pairs, *categories;
     double alpha, pn_scale, dropedge, pair_weight, smooth_min;
-    double retrain_dropedge;
+    double retrain_dropedge, logit_scale;
     bool pairnorm, hop_weights, gate, dual, residual, smooth_retrain;
     long diag_sample, pair_window_days;
 } ho;
@@ -79,8 +79,10 @@ static struct svc_opt train_opts[] = {
      "hognn: PairNorm's root mean squared row norm", 1e-6, 1e6, false},
     {"hop-weights", SVC_OPT_BOOL, &ho.hop_weights, "true", NULL,
      "hognn: learn per-hop weights (softmax over logits)", 0, 0, false},
-    {"gate", SVC_OPT_BOOL, &ho.gate, "true", NULL,
+    {"gate", SVC_OPT_BOOL, &ho.gate, "false", NULL,
      "hognn: per-node gate over hops from hop 0 and hop k", 0, 0, false},
+    {"logit-scale", SVC_OPT_DOUBLE, &ho.logit_scale, "0.1", "T",
+     "hognn: scale of the hop logits and gate scores", 1e-4, 100, false},
     {"dropedge", SVC_OPT_DOUBLE, &ho.dropedge, "0.1", "P",
      "hognn: share of edges dropped afresh each epoch", 0, 0.9, false},
     {"dual", SVC_OPT_BOOL, &ho.dual, "true", NULL,
@@ -175,7 +177,18 @@ static int on_progress(const struct gnn_progress *p, void *ctx)
         fflush(stdout);
         return 0;
     }
-    if (p->valid != NULL)
+    if (p->valid != NULL && p->test != NULL)
+        svc_log_info("epoch done",
+                     "epoch=%d epochs=%d loss=%.5f seconds=%.3f eta=%s "
+                     "valid_recall_at_20=%.4f valid_ndcg_at_20=%.4f "
+                     "test_recall_at_20=%.4f test_ndcg_at_20=%.4f "
+                     "best_epoch=%d",
+                     p->epoch, p->epochs, p->loss, p->seconds, eta,
+                     at20(p->valid, p->valid->recall),
+                     at20(p->valid, p->valid->ndcg),
+                     at20(p->test, p->test->recall),
+                     at20(p->test, p->test->ndcg), p->best_epoch);
+    else if (p->valid != NULL)
         svc_log_info("epoch done",
                      "epoch=%d epochs=%d loss=%.5f seconds=%.3f eta=%s "
                      "valid_recall_at_20=%.4f valid_ndcg_at_20=%.4f "
@@ -287,6 +300,7 @@ static int hognn_setup(struct run *r, struct gnn_model_config *mc,
     h->dropedge = (float)ho.dropedge;
     h->dual = ho.dual;
     h->pair_weight = (float)ho.pair_weight;
+    h->logit_scale = (float)ho.logit_scale;
     h->seed = (uint64_t)o.seed + 2;
     if (mc->kind != GNN_MODEL_HOGNN)
         return 0;
@@ -411,6 +425,12 @@ static void hognn_report(struct run *r, const struct gnn_model_config *mc)
     if (mc->kind != GNN_MODEL_HOGNN)
         return;
     const struct gnn_hognn_config *h = &mc->hognn;
+    double w[DIAG_MAX];
+    int32_t nw = gnn_hognn_hop_weights(r->model, w, DIAG_MAX);
+    json_t *ws = json_array();
+    for (int32_t k = 0; k < nw; k++)
+        json_array_append_new(ws, json_real(w[k]));
+    json_object_set_new(r->report, "hop_weights", ws);
     json_object_set_new(
         r->report, "hognn",
         json_pack("{s:f, s:b, s:f, s:b, s:b, s:f, s:b, s:f, s:I, s:i}", "alpha",
@@ -420,6 +440,85 @@ static void hognn_report(struct run *r, const struct gnn_model_config *mc)
                   "pair_weight", (double)h->pair_weight, "n_pairs",
                   (json_int_t)h->n_pairs, "n_categories",
                   (json_int_t)(h->item_cat ? h->n_cats : 0)));
+}
+
+/* Hit@10 and MRR@10 of DIR/pairs_test.txt (source . target) when present. */
+static int item_to_item(struct run *r, struct gnn_error *err)
+{
+    struct gnn_model *m = r->model;
+    char buf[4096];
+    const char *path = side_path(NULL, "pairs_test.txt", buf, sizeof(buf));
+    int32_t *p = NULL;
+    int64_t n = 0;
+    double hit, mrr;
+    int ret;
+
+    if (path == NULL || m->item_out == NULL)
+        return 0;
+    ret = gnn_pairs_load(path, m->n_items, &p, &n, err);
+    if (ret == 0)
+        ret = gnn_pairs_evaluate(m->item_source_out, m->item_out, m->n_items,
+                                 m->dim, p, n, 10, &hit, &mrr, err);
+    free(p);
+    if (ret != 0)
+        return ret;
+    json_object_set_new(r->report, "item_to_item",
+                        json_pack("{s:I, s:f, s:f, s:b}", "n_pairs",
+                                  (json_int_t)n, "hit_at_10", hit, "mrr_at_10",
+                                  mrr, "dual",
+                                  m->item_source_out != m->item_out));
+    svc_log_info("item to item", "pairs=%lld hit_at_10=%.4f mrr_at_10=%.4f",
+                 (long long)n, hit, mrr);
+    return 0;
+}
+
+/*
+ * Recall@20 and NDCG@20 on the test items that have no training
+ * interaction (cold items), when there are some.
+ */
+static int cold_items(struct run *r, struct gnn_error *err)
+{
+    struct gnn_interactions x;
+    struct gnn_csr truth = {0};
+    struct gnn_metrics tm;
+    const struct gnn_csr *t = &r->test, *iu = &r->graph.iu;
+    int32_t cut[1] = {20}, n_cold = 0;
+    int ret = 0;
+
+    if (t->nnz == 0 || r->model->item_out == NULL)
+        return 0;
+    gnn_interactions_init(&x);
+    for (int32_t u = 0; u < t->n_rows && ret == 0; u++) {
+        for (int64_t e = t->row_ptr[u]; e < t->row_ptr[u + 1]; e++) {
+            int32_t i = t->col_idx[e];
+            if (i < iu->n_rows && iu->row_ptr[i + 1] > iu->row_ptr[i])
+                continue;
+            ret = gnn_interactions_push(&x, u, i, 1.0f, 0, err);
+            if (ret != 0)
+                break;
+        }
+    }
+    for (int32_t i = 0; i < r->ds.n_items; i++)
+        n_cold += i >= iu->n_rows || iu->row_ptr[i + 1] == iu->row_ptr[i];
+    if (ret == 0 && x.n > 0)
+        ret = gnn_interactions_to_csr(&x, r->ds.n_users, r->ds.n_items, &truth,
+                                      err);
+    if (ret == 0 && x.n > 0)
+        ret = gnn_evaluate(r->model, &r->graph.ui, &truth, cut, 1, r->pool, &tm,
+                           err);
+    if (ret == 0 && x.n > 0) {
+        json_object_set_new(r->report, "cold_items",
+                            json_pack("{s:i, s:I, s:I, s:f, s:f}", "items",
+                                      (json_int_t)n_cold, "test_entries",
+                                      (json_int_t)x.n, "users",
+                                      (json_int_t)tm.n_users, "recall@20",
+                                      tm.recall[0], "ndcg@20", tm.ndcg[0]));
+        svc_log_info("cold items", "items=%d entries=%lld recall_at_20=%.4f",
+                     n_cold, (long long)x.n, tm.recall[0]);
+    }
+    gnn_csr_free(&truth);
+    gnn_interactions_free(&x);
+    return ret;
 }
 
 static json_t *base_report(const struct run *r, int threads)
@@ -639,6 +738,10 @@ static int run_train(const struct svc_cmd *cmd, int argc, char **argv)
         ret = train(cmd, &r, &err);
     if (ret == 0)
         ret = test(&r, &err);
+    if (ret == 0)
+        ret = item_to_item(&r, &err);
+    if (ret == 0)
+        ret = cold_items(&r, &err);
     if (ret == 0)
         json_object_set_new(r.report, "peak_rss_bytes",
                             json_integer(gnn_peak_rss_bytes()));

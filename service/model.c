@@ -7,22 +7,25 @@
  * reference owned by the model; readers add their own. The hazard is the
  * window between a reader loading m->cur and incrementing that
  * generation's count: a writer swapping in that window could drop the
- * last reference and free it under the reader. Readers therefore pin
- * themselves around those two steps in one of two counters (picked by
- * the parity of m->epoch), and a writer, after the swap, waits until
- * each counter has been seen at zero once, flipping the parity before
- * each wait so that new readers go to the other counter and the awaited
- * one drains in bounded time. Why this is enough (all operations are
- * sequentially consistent, so they fall in one total order): a reader
- * whose pin is seen by the writer's wait has either left, and so has
- * already counted its reference, or is still pinned and the count is not
- * zero; a reader that pins after the wait loads m->cur after the swap
- * and so cannot get the old generation. Waiting on both counters covers
- * a reader that read the parity before a flip and pins late. Readers do
- * four atomic operations and never block; only writers (serialised by
- * m->write_lock) wait, for readers that are inside those few
- * instructions. The old generation is then freed by whoever drops its
- * last reference, which may be a reader.
+ * last reference and free the generation under the reader. So readers
+ * pin themselves around those two steps in one of two counters (picked
+ * by the parity of m->epoch), and a writer, after the swap, waits for
+ * each counter in turn to read zero, flipping the parity before each
+ * wait so that new readers pin the other counter and the awaited one
+ * drains in bounded time.
+ *
+ * Why that is enough: every operation here is sequentially consistent,
+ * so all of them fall in one total order. A reader that got the old
+ * pointer loaded it before the swap, so it pinned before the swap, hence
+ * before both waits. The writer's wait on that reader's counter can read
+ * zero only once the reader has unpinned, and the reader unpins only
+ * after counting its reference. So when the writer drops the model's
+ * reference, every reader holding the old pointer has counted itself,
+ * and the count reaches zero only when the last of them releases it.
+ * Readers do four atomic operations and never block; only writers
+ * (serialised by m->write_lock) wait, and only for readers inside those
+ * few instructions. The last reference may be dropped by a reader, which
+ * then frees the generation.
  */
 #include "model.h"
 
@@ -38,11 +41,12 @@
 #include "idx.h"
 #include "model_map.h"
 
-#define DEFAULT_MAX_K   1000
-#define DEFAULT_BATCH   64
-#define DEFAULT_WAIT_US 200
-#define LOG_SHARDS      16
-#define LOG_PER_USER    256
+#define DEFAULT_MAX_K          1000
+#define DEFAULT_BATCH          64
+#define DEFAULT_WAIT_US        200
+#define DEFAULT_BLAS_THRESHOLD 4
+#define LOG_SHARDS             16
+#define LOG_PER_USER           256
 
 /* ------------------------------------------------------------------ */
 /* Types                                                               */
@@ -200,6 +204,15 @@ int svc_model_set_hidden(struct svc_model *m, const char *item_id, bool hidden,
 
 /* ------------------------------------------------------------------ */
 /* Interactions recorded since the snapshot                            */
+
+/*
+ * XXX: a user's log lives until the model is freed, even once a newer
+ * generation has learned from every item in it (those items are then
+ * just skipped), so memory grows with the number of distinct users that
+ * posted events since the server started: about 40 bytes a user plus 16
+ * an interaction, at most 256 interactions a user. Dropping the entries
+ * a published generation has seen would bound it.
+ */
 
 static struct log_shard *log_shard(struct svc_model *m, const char *user)
 {
@@ -615,9 +628,11 @@ int svc_model_new(const struct svc_model_config *cfg, struct svc_model **out,
         return svc_error_set(err, SVC_ENOMEM, "no memory for a model");
     }
     c.index_factory = m->factory;
-    m->cfg = c;
+    if (c.blas_threshold == 0 && c.coalesce)
+        c.blas_threshold = DEFAULT_BLAS_THRESHOLD;
     if (c.blas_threshold > 0)
         idx_set_blas_threshold(c.blas_threshold);
+    m->cfg = c;
     pthread_mutex_init(&m->write_lock, NULL);
     pthread_mutex_init(&m->reg.lock, NULL);
     for (int i = 0; i < LOG_SHARDS; i++)

@@ -35,7 +35,9 @@ struct svc_model_config {
     int coalesce_wait_us;   /* longest wait for a batch to fill (200) */
     /* Flat searches of at least this many queries are one BLAS matrix
      * product; a process-wide FAISS setting, applied by svc_model_new().
-     * FAISS's own default is 20; coalesced batches are often smaller. */
+     * 0 keeps FAISS's 20, or, with coalesce, sets 4: coalesced batches
+     * are often smaller than 20, and a batch of 8 measured 5 to 10 times
+     * the queries/s through BLAS (benchmarks/results/search.md). */
     int blas_threshold;
 };
 

@@ -525,6 +525,13 @@ int svc_server_start(const struct svc_server_config *cfg, struct svc_ctx *ctx,
         return ret;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        return svc_error_set(err, SVC_EINVAL,
+                             "TLS needs both a certificate and a key");
+    if (cfg->tls_cert != NULL &&
+        MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return svc_error_set(err, SVC_EINVAL,
+                             "this libmicrohttpd was built without TLS");
 
     s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -533,21 +540,36 @@ int svc_server_start(const struct svc_server_config *cfg, struct svc_ctx *ctx,
     s->max_body = cfg->max_body;
     s->quiesced = MHD_INVALID_SOCKET;
 
+    /* TLS, when asked for, goes through libmicrohttpd's GnuTLS support. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (cfg->tls_cert != NULL) {
+        flags |= MHD_USE_TLS;
+    } else {
+        tls[0].option = MHD_OPTION_END;
+    }
+
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-        MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         free(s);
         return svc_error_set(err, SVC_EIO,
                              "cannot listen on %s (address in use or not "
-                             "local?)",
-                             cfg->listen);
+                             "local%s?)",
+                             cfg->listen,
+                             cfg->tls_cert ? ", or a certificate or key "
+                                             "that GnuTLS refuses"
+                                           : "");
     }
     info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : 0;

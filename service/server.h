@@ -23,14 +23,18 @@ struct svc_server_config {
     int connection_limit;     /* open connections at most */
     int connection_timeout_s; /* idle seconds before a close */
     size_t max_body;          /* request body bytes at most */
+    const char *tls_cert;     /* PEM certificate chain, or NULL for plain
+                                 HTTP; kept until svc_server_free */
+    const char *tls_key;      /* PEM private key, with tls_cert */
 };
 
 struct svc_server;
 
 /*
  * Bind and start serving with ctx (borrowed; it must outlive the server).
- * SVC_EINVAL for a bad listen address, SVC_EIO when the daemon cannot
- * start (port taken, ...). Free with svc_server_free.
+ * SVC_EINVAL for a bad listen address or a TLS key without certificate,
+ * SVC_EIO when the daemon cannot start (port taken, a certificate or key
+ * GnuTLS rejects, ...). Free with svc_server_free.
  */
 int svc_server_start(const struct svc_server_config *cfg, struct svc_ctx *ctx,
                      struct svc_server **out, struct svc_error *err);

@@ -55,6 +55,26 @@ void gnn_csr_spmm(const struct gnn_csr *a, const float *x, int32_t d, float *y,
                   const float *z, float beta, struct gnn_pool *pool);
 
 /*
+ * gnn_csr_spmm skipping the entries whose column c has mask[c] == 0
+ * (mask: n_cols bytes). Exact when those rows of x are zero, as they are
+ * for a gradient that lives on a few rows only: the skipped products
+ * would add zeros, and their x rows are never fetched.
+ */
+void gnn_csr_spmm_masked(const struct gnn_csr *a, const float *x, int32_t d,
+                         float *y, const float *z, float beta,
+                         const uint8_t *mask, struct gnn_pool *pool);
+
+/*
+ * gnn_csr_spmm for the n_rows rows listed in rows (distinct, each in
+ * 0..a->n_rows-1) only; the other rows of y are left as they were. Each
+ * listed row gets the same bits as from gnn_csr_spmm.
+ */
+void gnn_csr_spmm_rows(const struct gnn_csr *a, const float *x, int32_t d,
+                       float *y, const float *z, float beta,
+                       const int32_t *rows, int32_t n_rows,
+                       struct gnn_pool *pool);
+
+/*
  * Rows [*lo, *hi) of a that thread ith of nth handles in gnn_csr_spmm:
  * contiguous ranges with about equal nnz + rows.
  */

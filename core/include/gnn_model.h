@@ -123,6 +123,17 @@ struct gnn_model {
     float *grad_user;       /* n_users x dim */
     float *grad_item;       /* n_items x dim */
 
+    /* Set by the trainer around forward/backward of a mini-batch: the
+     * node rows (user u is row u, item i row n_users + i) whose outputs
+     * the loss reads, as a list of n_active distinct rows and as a mask
+     * of n_users + n_items bytes; NULL for every row (evaluation,
+     * snapshots). A model may skip work outside them, but must give the
+     * listed rows, and all parameter gradients, the same bits as
+     * without. */
+    const int32_t *active_rows;
+    int32_t n_active;
+    const uint8_t *active_mask;
+
     void *priv; /* the model's own state */
 };
 

@@ -19,6 +19,7 @@ struct gnn_progress {
     int32_t epochs;      /* the most that will run */
     double loss;         /* mean BPR + L2 loss over the epoch's batches */
     double seconds;      /* training time of this epoch */
+    double cpu_seconds;  /* process CPU time of this epoch */
     double eta_seconds;  /* rough time left if no early stop */
     double wall_seconds; /* since training started, evaluations included */
     const struct gnn_metrics *valid; /* NULL unless evaluated now */
@@ -54,12 +55,15 @@ void gnn_train_config_default(struct gnn_train_config *c);
 
 struct gnn_train_result {
     int32_t epochs_run;
-    int32_t best_epoch;       /* epoch whose parameters are kept, or the
-                                 last one when there is no validation */
-    double train_seconds;     /* training only, evaluations excluded */
-    double wall_seconds;      /* everything */
-    double seconds_per_epoch; /* median over the epochs run */
-    double seconds_to_best;   /* wall time when the best epoch ended */
+    int32_t best_epoch;           /* epoch whose parameters are kept, or the
+                                     last one when there is no validation */
+    double train_seconds;         /* training only, evaluations excluded */
+    double wall_seconds;          /* everything */
+    double seconds_per_epoch;     /* median over the epochs run */
+    double cpu_seconds_per_epoch; /* median process CPU time (all
+                                     threads) per epoch: on a shared
+                                     machine, less noisy than wall time */
+    double seconds_to_best;       /* wall time when the best epoch ended */
     double final_loss;
     int has_valid;
     struct gnn_metrics valid; /* at best_epoch */

@@ -176,3 +176,35 @@ Test(csr, spmm_transpose_is_the_adjoint)
     gnn_csr_free(&a);
     gnn_csr_free(&t);
 }
+
+Test(csr, row_subsets_and_column_masks_give_the_same_bits)
+{
+    struct gnn_csr a;
+    int32_t n = 60, d = 64;
+    float *x = calloc((size_t)n * d, sizeof(float));
+    float *y = calloc((size_t)n * d, sizeof(float));
+    float *y2 = calloc((size_t)n * d, sizeof(float));
+    uint8_t mask[60] = {0};
+    int32_t pick[] = {3, 17, 59, 0};
+
+    random_csr(n, n, 0.2, 21, &a);
+    for (int32_t r = 0; r < n; r += 3) { /* x lives on every third row */
+        mask[r] = 1;
+        for (int32_t j = 0; j < d; j++)
+            x[r * d + j] = (float)(r + j) / 50.0f - 0.7f;
+    }
+    gnn_csr_spmm(&a, x, d, y, NULL, 0, NULL);
+    gnn_csr_spmm_masked(&a, x, d, y2, NULL, 0, mask, NULL);
+    cr_assert(memcmp(y, y2, (size_t)n * d * sizeof(float)) == 0);
+
+    memset(y2, 0, (size_t)n * d * sizeof(float));
+    gnn_csr_spmm_rows(&a, x, d, y2, NULL, 0, pick, 4, NULL);
+    for (int q = 0; q < 4; q++)
+        cr_assert(memcmp(y + pick[q] * d, y2 + pick[q] * d,
+                         (size_t)d * sizeof(float)) == 0);
+    cr_assert_float_eq(y2[5 * d], 0.0f, 0, "unlisted rows stay untouched");
+    gnn_csr_free(&a);
+    free(x);
+    free(y);
+    free(y2);
+}

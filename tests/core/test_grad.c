@@ -152,3 +152,63 @@ Test(grad, gemm_tn_matches_a_naive_product)
     free(b);
     free(s);
 }
+
+/* The batch's node rows, as the trainer marks them. */
+static int32_t mark(const struct gnn_model *m, int32_t *rows, uint8_t *mask)
+{
+    int32_t n = 0;
+
+    for (int32_t t = 0; t < batch.n; t++) {
+        int32_t r[3] = {batch.user[t], m->n_users + batch.pos[t], -1};
+        for (int q = 0; q < batch.n_neg; q++) {
+            r[2] = m->n_users + batch.neg[t * batch.n_neg + q];
+            for (int k = 0; k < 3; k++) {
+                if (!mask[r[k]]) {
+                    mask[r[k]] = 1;
+                    rows[n++] = r[k];
+                }
+            }
+        }
+    }
+    return n;
+}
+
+Test(grad, active_rows_give_the_same_bits_as_the_full_graph)
+{
+    struct gnn_graph g;
+    struct gnn_model_config c;
+    struct gnn_model *m;
+    int32_t rows[N_USERS + N_ITEMS];
+    uint8_t mask[N_USERS + N_ITEMS] = {0};
+
+    tiny_graph(0.5f, 0.5f, &g);
+    gnn_model_config_default(&c, GNN_MODEL_LIGHTGCN);
+    c.dim = 64;
+    c.layers = 3;
+    cr_assert_eq(gnn_model_new(&c, &g, &m, NULL), 0);
+    int64_t n = m->params[0].n;
+    float *full = malloc((size_t)n * sizeof(float));
+    float *out = malloc((size_t)n * sizeof(float));
+
+    double l_full = total_loss(m, 0.1f);
+    memcpy(full, m->params[0].g, (size_t)n * sizeof(float));
+    memcpy(out, m->user_out, (size_t)n * sizeof(float));
+
+    m->n_active = mark(m, rows, mask);
+    m->active_rows = rows;
+    m->active_mask = mask;
+    cr_assert_lt(m->n_active, N_USERS + N_ITEMS, "some rows stay idle");
+    double l_part = total_loss(m, 0.1f);
+    cr_assert_eq(l_full, l_part);
+    cr_assert(memcmp(full, m->params[0].g, (size_t)n * sizeof(float)) == 0,
+              "the gradient changed");
+    for (int32_t q = 0; q < m->n_active; q++)
+        cr_assert(memcmp(out + (size_t)rows[q] * 64,
+                         m->user_out + (size_t)rows[q] * 64,
+                         64 * sizeof(float)) == 0,
+                  "output row %d changed", rows[q]);
+    gnn_model_free(m);
+    gnn_graph_free(&g);
+    free(full);
+    free(out);
+}

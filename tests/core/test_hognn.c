@@ -251,6 +251,11 @@ Test(hognn, plain_setting_equals_lightgcn)
     for (int32_t i = 0; i < (N_USERS + N_ITEMS) * c.dim; i++)
         cr_assert_float_eq(m->user_out[i], l->user_out[i], 1e-5,
                            "output %d differs from lightgcn", i);
+    double w[8];
+    cr_assert_eq(gnn_hognn_hop_weights(m, w, 8), 4);
+    for (int k = 0; k < 4; k++)
+        cr_assert_float_eq(w[k], 0.25, 1e-6, "hop %d weight %g", k, w[k]);
+    cr_assert_eq(gnn_hognn_hop_weights(l, w, 8), 0, "lightgcn is no hognn");
     gnn_model_free(m);
     gnn_model_free(l);
     gnn_graph_free(&g);
@@ -461,4 +466,74 @@ Test(hognn, categories_are_numbered_in_order_of_first_use)
         cr_assert_eq(c[i], want[i], "item %d: %d", i, c[i]);
     free(c);
     unlink(path);
+}
+
+Test(hognn, pair_ranking_counts_items_above_the_target)
+{
+    /* Item 0's source points along x; targets: 1 at 0.5, 2 at 0.9,
+     * 3 at 0.1 along x. */
+    const float src[] = {1, 0, 0, 1, 0, 1, 0, 1};
+    const float tgt[] = {9, 0, 0.5f, 0, 0.9f, 0, 0.1f, 0};
+    const int32_t p[] = {0, 1, 0, 2, 0, 3};
+    double hit, mrr;
+
+    cr_assert_eq(gnn_pairs_evaluate(src, tgt, 4, 2, p, 3, 2, &hit, &mrr, NULL),
+                 0);
+    /* ranks 2, 1, 3 (item 0 itself is not a candidate) */
+    cr_assert_float_eq(hit, 2.0 / 3.0, 1e-9);
+    cr_assert_float_eq(mrr, (0.5 + 1.0) / 3.0, 1e-9);
+    cr_assert_eq(gnn_pairs_evaluate(src, tgt, 4, 2, p, 3, 0, &hit, &mrr, NULL),
+                 GNN_EINVAL);
+}
+
+Test(hognn, event_pairs_follow_a_purchase_within_the_window)
+{
+    char dir[] = "/tmp/hognn_events_XXXXXX", path[256];
+    struct gnn_interactions x;
+    struct gnn_csr ui;
+    int32_t *p;
+    int64_t n;
+    struct gnn_error err = {0};
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/users.txt", dir);
+    write_file(path, "ann\nbob\n");
+    snprintf(path, sizeof(path), "%s/items.txt", dir);
+    write_file(path, "phone\ncase\ncable\nbook\n");
+    snprintf(path, sizeof(path), "%s/events.csv", dir);
+    /* ann buys a phone, views a case a day later and the cable in the
+     * same hour (under the gap), and a book a month later (over the
+     * window); bob views the case, then buys the phone. */
+    write_file(path, "user,item,type,value,timestamp\n"
+                     "ann,phone,purchase,,1000\n"
+                     "ann,cable,view,,1500\n"
+                     "ann,case,view,,87400\n"
+                     "ann,book,view,,3000000\n"
+                     "bob,case,view,,1000\n"
+                     "bob,phone,purchase,,90000\n"
+                     "zed,phone,purchase,,5\n");
+    gnn_interactions_init(&x);
+    const int32_t uu[] = {0, 0, 0, 0, 1, 1}, ii[] = {0, 1, 2, 3, 0, 1};
+    for (int q = 0; q < 6; q++)
+        cr_assert_eq(gnn_interactions_push(&x, uu[q], ii[q], 1, 0, NULL), 0);
+    cr_assert_eq(gnn_interactions_to_csr(&x, 2, 4, &ui, NULL), 0);
+    cr_assert_eq(
+        gnn_pairs_from_events(dir, &ui, 3600, 14 * 86400, &p, &n, &err), 0,
+        "%s", err.text);
+    cr_assert_eq(n, 1, "pairs: %lld", (long long)n);
+    cr_assert(p[0] == 0 && p[1] == 1, "phone -> case, got %d -> %d", p[0],
+              p[1]);
+    free(p);
+    gnn_csr_free(&ui);
+    gnn_interactions_free(&x);
+    snprintf(path, sizeof(path), "%s/events.csv", dir);
+    write_file(path, "who,what\nann,phone\n");
+    cr_assert_eq(gnn_pairs_from_events(dir, NULL, 0, 1, &p, &n, &err),
+                 GNN_EFORMAT);
+    for (const char *f = "users.txt\0items.txt\0events.csv\0"; *f;
+         f += strlen(f) + 1) {
+        snprintf(path, sizeof(path), "%s/%s", dir, f);
+        unlink(path);
+    }
+    rmdir(dir);
 }
