@@ -546,38 +546,52 @@ static int swap_into_place(const char *tmp, const char *dir, const char *parent,
 }
 
 /*
- * Remove the temporary folders that writers of dir killed mid-write left
- * beside it: ".BASE.tmp-PID-XXXXXX" whose PID no longer runs. A folder of
- * a writer still running (or of another pid namespace that happens to
- * reuse the number) is left alone; at worst it stays until a later write.
- * Best effort: errors are ignored, as the write itself does not need it.
+ * The pid in a writer's temporary folder name ".BASE.tmp-PID-XXXXXX", or 0
+ * when name is not one.
  */
-static void sweep_stale(const char *parent, const char *tmpl)
+static long tmp_writer_pid(const char *name)
 {
-    const char *slash = strrchr(tmpl, '/');
-    const char *name = slash ? slash + 1 : tmpl;
-    size_t prefix = strlen(name) - strlen("XXXXXX");
-    const char *dash = memrchr(name, '-', prefix - 1);
+    const char *tag = NULL, *p = name;
+    char *end;
+    long pid;
+
+    if (name[0] != '.')
+        return 0;
+    while ((p = strstr(p + 1, ".tmp-")) != NULL)
+        tag = p;
+    if (tag == NULL || tag == name)
+        return 0;
+    pid = strtol(tag + 5, &end, 10);
+    if (end == tag + 5 || *end != '-' || strlen(end + 1) != 6 || pid <= 0)
+        return 0;
+    return pid;
+}
+
+/*
+ * Remove the temporary folders that snapshot writers killed mid-write
+ * left in parent (any snapshot's, so that a learner writing a new
+ * generation name each time cleans up too): those whose writer's pid no
+ * longer runs. A folder of a writer still running (or of another pid
+ * namespace that happens to reuse the number) is left alone. Best effort:
+ * errors are ignored, as the write itself does not need it.
+ */
+static void sweep_stale(const char *parent)
+{
     char path[PATH_CAP];
     struct dirent *e;
-    DIR *d;
+    struct stat st;
+    DIR *d = opendir(parent);
 
-    if (dash == NULL || (d = opendir(parent)) == NULL)
+    if (d == NULL)
         return;
-    prefix = (size_t)(dash - name) + 1; /* ".BASE.tmp-" */
     while ((e = readdir(d)) != NULL) {
-        char *end;
-        long pid;
+        long pid = tmp_writer_pid(e->d_name);
 
-        if (strncmp(e->d_name, name, prefix) != 0)
-            continue;
-        pid = strtol(e->d_name + prefix, &end, 10);
-        if (end == e->d_name + prefix || *end != '-' || pid <= 0)
-            continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue; /* running, or not ours to ask about */
+        if (pid == 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* not a temporary folder, or its writer runs */
         if (snprintf(path, sizeof(path), "%s/%s", parent, e->d_name) <
-            (int)sizeof(path))
+                (int)sizeof(path) &&
+            lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
             remove_tree(path);
     }
     closedir(d);
@@ -600,7 +614,7 @@ int gnn_snapshot_write(const struct gnn_snapshot *s, const char *dir,
         ret = sibling_template(dir, tag, parent, tmp, err);
     if (ret != 0)
         return ret;
-    sweep_stale(parent, tmp);
+    sweep_stale(parent);
     if (mkdtemp(tmp) == NULL)
         return gnn_error_set(err, GNN_EIO,
                              "cannot create a temporary folder in '%s': %s",

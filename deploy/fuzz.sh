@@ -2,16 +2,27 @@
 # Build the libFuzzer harnesses with clang (ASan + UBSan) and run each over
 # its seed corpus for a bounded time.
 #
-#   deploy/fuzz.sh [SECONDS]     default 60 per harness
+#   deploy/fuzz.sh [SECONDS] [HARNESS...]   default 60 s each, every harness
 #
-# The corpus grows in build-fuzz/corpus/<harness>; the seeds in
-# tests/fuzz/corpus/ stay as committed. A crash leaves its input in
-# build-fuzz/ and makes the script fail.
+# Every folder tests/fuzz/corpus/<name>/ names a harness fuzz_<name>; a
+# harness without seeds, or seeds without a harness, is an error. The
+# corpus grows in build-fuzz/corpus/<harness>; the seeds in
+# tests/fuzz/corpus/ stay as committed. Every harness runs even when an
+# earlier one failed; a crash leaves its input as build-fuzz/crash-<name>-*
+# and makes the script exit 1 after the summary.
+#
+# Long runs: FUZZ_RUNS=10000000 deploy/fuzz.sh 0 snapshot stops after ten
+# million executions instead of after a time (SECONDS 0: no time limit);
+# FUZZ_JOBS=N runs N workers of each harness in parallel, each for
+# FUZZ_RUNS executions (their logs: build-fuzz/fuzz-<n>.log).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-60}
+shift || true
+runs=${FUZZ_RUNS:--1}
+jobs=${FUZZ_JOBS:-1}
 
 bash deploy/deps.sh
 if ! command -v clang >/dev/null; then
@@ -25,14 +36,60 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz
 
-for seeds in tests/fuzz/corpus/*/; do
-  name=$(basename "$seeds")
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  for seeds in tests/fuzz/corpus/*/; do
+    names+=("$(basename "$seeds")")
+  done
+fi
+
+# Seeds and harnesses must pair up, so that no harness is silently skipped.
+status=0
+for src in tests/fuzz/fuzz_*.c; do
+  name=$(basename "$src" .c)
+  name=${name#fuzz_}
+  if [ ! -d "tests/fuzz/corpus/$name" ]; then
+    echo "fuzz: $src has no seed folder tests/fuzz/corpus/$name/" >&2
+    status=1
+  fi
+done
+
+summary=()
+for name in "${names[@]}"; do
   harness=build-fuzz/tests/fuzz/fuzz_$name
   corpus=build-fuzz/corpus/$name
+  if [ ! -x "$harness" ]; then
+    echo "fuzz: no harness $harness for tests/fuzz/corpus/$name/" >&2
+    status=1
+    continue
+  fi
   mkdir -p "$corpus"
-  cp -n "$seeds"* "$corpus"/ 2>/dev/null || true
-  echo "fuzz: $name for ${seconds}s" >&2
+  cp -n "tests/fuzz/corpus/$name/"* "$corpus"/ 2>/dev/null || true
+  echo "fuzz: $name for ${seconds}s (runs: $runs, jobs: $jobs)" >&2
+  log=build-fuzz/fuzz-$name.log
+  rc=0
+  parallel=()
+  if [ "$jobs" -gt 1 ]; then # workers log to build-fuzz/fuzz-<n>.log
+    parallel=(-jobs="$jobs" -workers="$jobs")
+  fi
   (cd build-fuzz && "../$harness" -max_total_time="$seconds" \
-    -print_final_stats=1 "../$corpus" 2>&1 |
-    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY')
+    -runs="$runs" "${parallel[@]}" -print_final_stats=1 \
+    -rss_limit_mb=2048 -artifact_prefix="crash-$name-" "../$corpus" \
+    >"../$log" 2>&1) || rc=$?
+  grep -E '^(Done|stat::(number_of_executed_units|peak_rss_mb))|ERROR|SUMMARY' \
+    "$log" >&2 || true
+  execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" |
+    awk '{s += $2} END {print s + 0}')
+  if [ "$rc" -ne 0 ]; then
+    summary+=("$name: FAILED (exit $rc) after $execs executions; see $log")
+    status=1
+  else
+    summary+=("$name: $execs executions, no finding")
+  fi
 done
+
+echo "fuzz summary:" >&2
+for line in "${summary[@]}"; do
+  echo "  $line" >&2
+done
+exit "$status"

@@ -89,7 +89,10 @@ int gnn_snapshot_set_item_id(struct gnn_snapshot *s, int32_t row,
  * (bad sizes, NULL arrays, bad ids, a seen CSR out of range, an info key
  * that is one of the manifest's own keys), GNN_EIO (naming the file),
  * GNN_ENOMEM. On error the old folder, when there was one, is left as it
- * was and no temporary folder remains.
+ * was and no temporary folder remains. The temporary folder is named
+ * ".NAME.tmp-PID-XXXXXX" after the writer's pid; each write first removes
+ * such folders in the parent whose writer no longer runs (it was killed
+ * mid-write).
  */
 int gnn_snapshot_write(const struct gnn_snapshot *s, const char *dir,
                        struct gnn_error *err);

@@ -462,3 +462,57 @@ Test(faults, sigkill_during_train_leaves_old_or_new_snapshot, .timeout = 120)
     gnn_snapshot_free(fresh);
     remove_dir();
 }
+
+/* A pid that ran and is gone: a child that exited and was reaped. */
+static pid_t dead_pid(void)
+{
+    int status;
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(0);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return pid;
+}
+
+Test(faults, a_write_removes_what_killed_writers_left, .timeout = 60)
+{
+    char data[96], snap[96], stale[128], live[128], other[128], cmd[256];
+
+    make_dir();
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(snap, sizeof(snap), "%s/model", dir);
+    const char *const gen[] = {"gen", "--out",   data, "--users",
+                               "30",  "--items", "20", "--categories",
+                               "2",   NULL};
+    cr_assert_eq(run_hoprec(gen, NULL), 0);
+
+    /* What a killed writer of another snapshot in the same folder left
+     * (a learner names each generation anew), one of a writer that still
+     * runs (this test), and a folder that only looks similar. */
+    snprintf(stale, sizeof(stale), "%s/.gen-7.tmp-%ld-Ab3xYz", dir,
+             (long)dead_pid());
+    snprintf(live, sizeof(live), "%s/.gen-8.tmp-%ld-Qw3rty", dir,
+             (long)getpid());
+    snprintf(other, sizeof(other), "%s/.gen-9.tmp-x-Ab3xYz", dir);
+    cr_assert_eq(mkdir(stale, 0700), 0);
+    snprintf(cmd, sizeof(cmd), "%s/users.npy", stale);
+    int fd = open(cmd, O_WRONLY | O_CREAT, 0600);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(mkdir(live, 0700), 0);
+    cr_assert_eq(mkdir(other, 0700), 0);
+
+    const char *const train[] = {"train", "--data",   data, "--model",
+                                 "mf",    "--epochs", "1",  "--dim",
+                                 "4",     "--out",    snap, NULL};
+    cr_assert_eq(run_hoprec(train, NULL), 0);
+    gnn_snapshot_free(load_ok(snap));
+
+    struct stat st;
+    cr_expect_neq(stat(stale, &st), 0, "a dead writer's folder must go");
+    cr_expect_eq(stat(live, &st), 0, "a running writer's folder must stay");
+    cr_expect_eq(stat(other, &st), 0, "other folders must stay");
+    remove_dir();
+}
