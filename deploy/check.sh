@@ -39,6 +39,19 @@ promtool check config prometheus/prometheus.yml
 promtool check rules prometheus/hoprec-rules.yml
 
 if [ $# -gt 0 ]; then
-  curl -fsS "$1/metrics" | promtool check metrics
+  metrics=$(curl -fsS "$1/metrics")
+  printf '%s\n' "$metrics" | promtool check metrics
   echo "check: $1/metrics passes promtool check metrics"
+
+  # Every series the alerts and the dashboard use must be exported.
+  missing=0
+  for name in $(grep -oh 'hoprec_[a-z0-9_]*' prometheus/*.yml \
+    grafana/*.json | sed 's/_bucket$//' | sort -u); do
+    if ! printf '%s\n' "$metrics" | grep -q "^# TYPE $name "; then
+      echo "check: $name is used by an alert or panel but not exported" >&2
+      missing=1
+    fi
+  done
+  [ "$missing" -eq 0 ] || exit 1
+  echo "check: every series the alerts and the dashboard use is exported"
 fi

@@ -140,6 +140,26 @@ static void handle_openapi(struct svc_ctx *ctx, const struct svc_req *req,
 /* ------------------------------------------------------------------ */
 /* Events and retraining: validated, then refused until built */
 
+/* Count the batch's events by outcome for /metrics. */
+static void count_events(struct svc_metrics *m,
+                         const struct svc_ingest_reply *reply)
+{
+    json_t *rejected = json_object_get(reply->body, "rejected");
+    json_t *errors = json_object_get(reply->body, "errors");
+
+    svc_metrics_events(m, SVC_EVENT_STORED, reply->stored);
+    svc_metrics_events(m, SVC_EVENT_DUPLICATE, reply->duplicates);
+    /* A replayed answer (Idempotency-Key) stored nothing new: its
+     * rejections were counted the first time. */
+    if (reply->status == 202 && reply->stored + reply->duplicates > 0 &&
+        json_is_array(rejected))
+        svc_metrics_events(m, SVC_EVENT_REJECTED, json_array_size(rejected));
+    else if (reply->status == 422 && json_is_array(errors))
+        svc_metrics_events(m, SVC_EVENT_REJECTED, json_array_size(errors));
+    if (reply->status == 503)
+        svc_metrics_events(m, SVC_EVENT_STORE_ERROR, 1);
+}
+
 /*
  * POST /v1/events: service/events.c validates the batch, stores it and
  * builds the answer; this handler only checks the media type and that an
@@ -182,6 +202,7 @@ static void handle_events(struct svc_ctx *ctx, const struct svc_req *req,
     res->json = reply.body;
     res->problem = reply.problem;
     res->retry_after = reply.retry_after_s;
+    count_events(ctx->metrics, &reply);
 }
 
 /* POST /v1/model/retrain: ask the background loop for a full round. */

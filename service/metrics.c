@@ -32,6 +32,7 @@ struct svc_metrics {
     struct histogram duration[N_ROUTES];
     struct histogram search[SVC_SEARCH_KINDS];
     atomic_int_fast64_t in_flight;
+    atomic_uint_fast64_t events[SVC_EVENT_OUTCOMES];
     double start_time; /* unix seconds */
 };
 
@@ -99,6 +100,13 @@ void svc_metrics_search(struct svc_metrics *m, enum svc_search_kind kind,
 {
     if ((unsigned)kind < SVC_SEARCH_KINDS)
         observe(&m->search[kind], seconds);
+}
+
+void svc_metrics_events(struct svc_metrics *m, enum svc_event_outcome outcome,
+                        uint64_t n)
+{
+    if ((unsigned)outcome < SVC_EVENT_OUTCOMES)
+        atomic_fetch_add_explicit(&m->events[outcome], n, memory_order_relaxed);
 }
 
 int64_t svc_metrics_in_flight(const struct svc_metrics *m)
@@ -213,6 +221,30 @@ static void write_model(FILE *f, const struct svc_metrics *m,
     fprintf(f, "hoprec_model_items %lld\n", (long long)model->n_items);
 }
 
+static void write_events(FILE *f, const struct svc_metrics *m)
+{
+    static const char *const outcomes[SVC_EVENT_OUTCOMES] = {
+        "stored", "duplicate", "rejected"};
+
+    header(f, "hoprec_events_total", "counter",
+           "Events posted, by outcome: stored, duplicate (event_id known), "
+           "rejected (invalid).");
+    for (int o = 0; o < SVC_EVENT_OUTCOMES - 1; o++)
+        fprintf(f, "hoprec_events_total{outcome=\"%s\"} %llu\n", outcomes[o],
+                (unsigned long long)atomic_load_explicit(&m->events[o],
+                                                         memory_order_relaxed));
+    fprintf(f, "hoprec_events_total{outcome=\"%s\"} %llu\n",
+            outcomes[SVC_EVENT_REJECTED],
+            (unsigned long long)atomic_load_explicit(
+                &m->events[SVC_EVENT_REJECTED], memory_order_relaxed));
+    header(f, "hoprec_event_store_errors_total", "counter",
+           "Batches the event store could not write (disk full, I/O "
+           "errors); each was answered 503.");
+    fprintf(f, "hoprec_event_store_errors_total %llu\n",
+            (unsigned long long)atomic_load_explicit(
+                &m->events[SVC_EVENT_STORE_ERROR], memory_order_relaxed));
+}
+
 static void write_learning(FILE *f, const struct svc_metrics_model *model)
 {
     static const char *const kinds[] = {"incremental", "full"};
@@ -254,6 +286,7 @@ int svc_metrics_render(const struct svc_metrics *m,
 
     write_requests(f, m);
     write_model(f, m, model);
+    write_events(f, m);
     write_learning(f, model);
     header(f, "process_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch in seconds.");

@@ -9,6 +9,8 @@
  *   hoprec_model_loaded, hoprec_model_version,
  *   hoprec_model_age_seconds, hoprec_model_users,
  *   hoprec_model_items                                   gauges
+ *   hoprec_events_total{outcome}                         counter
+ *   hoprec_event_store_errors_total                      counter
  *   hoprec_learn_rounds_total{kind},
  *   hoprec_learn_round_failures_total{kind}              counters
  *   hoprec_learn_pending_events, hoprec_learn_running,
@@ -34,6 +36,16 @@ enum svc_search_kind {
     SVC_SEARCH_RECOMMEND, /* user -> items */
     SVC_SEARCH_RELATED,   /* item -> items */
     SVC_SEARCH_KINDS
+};
+
+/* What happened to posted events (hoprec_events_total{outcome}), and
+ * batches the store could not write (hoprec_event_store_errors_total). */
+enum svc_event_outcome {
+    SVC_EVENT_STORED,
+    SVC_EVENT_DUPLICATE,
+    SVC_EVENT_REJECTED,
+    SVC_EVENT_STORE_ERROR,
+    SVC_EVENT_OUTCOMES
 };
 
 /* The model figures a scrape reports; filled by the caller. */
@@ -73,6 +85,10 @@ void svc_metrics_request_end(struct svc_metrics *m, int route,
 /* Record the duration of one index search. */
 void svc_metrics_search(struct svc_metrics *m, enum svc_search_kind kind,
                         double seconds);
+
+/* Count n events (or store errors) with this outcome. */
+void svc_metrics_events(struct svc_metrics *m, enum svc_event_outcome outcome,
+                        uint64_t n);
 
 /* Requests in flight now. */
 int64_t svc_metrics_in_flight(const struct svc_metrics *m);

@@ -167,3 +167,27 @@ Test(metrics, learning_figures_appear_when_learning)
     free(text);
     svc_metrics_free(m);
 }
+
+Test(metrics, events_are_counted_by_outcome)
+{
+    struct svc_metrics *m;
+
+    cr_assert_eq(svc_metrics_new(&m, NULL), 0);
+    svc_metrics_events(m, SVC_EVENT_STORED, 100);
+    svc_metrics_events(m, SVC_EVENT_DUPLICATE, 3);
+    svc_metrics_events(m, SVC_EVENT_REJECTED, 2);
+    svc_metrics_events(m, SVC_EVENT_STORE_ERROR, 1);
+    svc_metrics_events(m, SVC_EVENT_OUTCOMES, 9); /* ignored */
+
+    char *text = render(m, NULL);
+    cr_assert_not_null(
+        strstr(text, "hoprec_events_total{outcome=\"stored\"} 100\n"), "%s",
+        text);
+    cr_assert_not_null(
+        strstr(text, "hoprec_events_total{outcome=\"duplicate\"} 3\n"));
+    cr_assert_not_null(
+        strstr(text, "hoprec_events_total{outcome=\"rejected\"} 2\n"));
+    cr_assert_not_null(strstr(text, "hoprec_event_store_errors_total 1\n"));
+    free(text);
+    svc_metrics_free(m);
+}
