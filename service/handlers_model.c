@@ -363,6 +363,27 @@ static double unix_time(const json_t *v)
     return NAN;
 }
 
+/* The per-hop diagnostics of the training report, when it has them. */
+static void copy_diagnostics(json_t *describe, struct svc_metrics_model *mm)
+{
+    json_t *hops = json_object_get(
+        json_object_get(json_object_get(describe, "info"), "training"),
+        "diagnostics");
+    size_t i;
+    json_t *h;
+
+    mm->n_hops = 0;
+    json_array_foreach(hops, i, h)
+    {
+        if (i >= SVC_METRICS_MAX_HOPS)
+            break;
+        mm->hop_std[i] = json_number_value(json_object_get(h, "std"));
+        mm->hop_mad[i] = json_number_value(json_object_get(h, "mad"));
+        mm->hop_energy[i] = json_number_value(json_object_get(h, "energy"));
+        mm->n_hops = (int)i + 1;
+    }
+}
+
 void svc_ctx_model_metrics(struct svc_ctx *ctx, struct svc_metrics_model *mm)
 {
     struct svc_gen *g = ctx->model ? svc_model_acquire(ctx->model) : NULL;
@@ -392,6 +413,7 @@ void svc_ctx_model_metrics(struct svc_ctx *ctx, struct svc_metrics_model *mm)
 
     double at = unix_time(json_object_get(d, "loaded_at"));
     mm->age_seconds = isfinite(at) ? difftime(time(NULL), (time_t)at) : 0;
+    copy_diagnostics(d, mm);
     json_decref(d);
     svc_gen_release(g);
 }

@@ -221,6 +221,29 @@ static void write_model(FILE *f, const struct svc_metrics *m,
     fprintf(f, "hoprec_model_items %lld\n", (long long)model->n_items);
 }
 
+/* The served model's smoothing diagnostics, one gauge per hop. */
+static void write_hops(FILE *f, const struct svc_metrics_model *model)
+{
+    static const char *const names[3] = {"hoprec_model_hop_std",
+                                         "hoprec_model_hop_mad",
+                                         "hoprec_model_hop_dirichlet_energy"};
+    static const char *const helps[3] = {
+        "Standard deviation of the served embeddings after each hop.",
+        "Mean average cosine distance between embeddings after each hop.",
+        "Dirichlet energy of the embeddings over the graph after each hop."};
+
+    if (model == NULL || !model->loaded || model->n_hops < 1)
+        return;
+    for (int k = 0; k < 3; k++) {
+        const double *v = k == 0   ? model->hop_std
+                          : k == 1 ? model->hop_mad
+                                   : model->hop_energy;
+        header(f, names[k], "gauge", helps[k]);
+        for (int h = 0; h < model->n_hops && h < SVC_METRICS_MAX_HOPS; h++)
+            fprintf(f, "%s{hop=\"%d\"} %.6g\n", names[k], h, v[h]);
+    }
+}
+
 static void write_events(FILE *f, const struct svc_metrics *m)
 {
     static const char *const outcomes[SVC_EVENT_OUTCOMES] = {
@@ -286,6 +309,7 @@ int svc_metrics_render(const struct svc_metrics *m,
 
     write_requests(f, m);
     write_model(f, m, model);
+    write_hops(f, model);
     write_events(f, m);
     write_learning(f, model);
     header(f, "process_start_time_seconds", "gauge",

@@ -9,6 +9,8 @@
  *   hoprec_model_loaded, hoprec_model_version,
  *   hoprec_model_age_seconds, hoprec_model_users,
  *   hoprec_model_items                                   gauges
+ *   hoprec_model_hop_std{hop}, hoprec_model_hop_mad{hop},
+ *   hoprec_model_hop_dirichlet_energy{hop}               gauges
  *   hoprec_events_total{outcome}                         counter
  *   hoprec_event_store_errors_total                      counter
  *   hoprec_learn_rounds_total{kind},
@@ -48,6 +50,8 @@ enum svc_event_outcome {
     SVC_EVENT_OUTCOMES
 };
 
+#define SVC_METRICS_MAX_HOPS 33
+
 /* The model figures a scrape reports; filled by the caller. */
 struct svc_metrics_model {
     bool loaded;        /* false: only hoprec_model_loaded 0 is written */
@@ -62,6 +66,12 @@ struct svc_metrics_model {
     int64_t pending_events; /* stored, not yet in a started round */
     bool running;           /* a round is in progress */
     double last_seconds;    /* duration of the last finished round */
+    /* Over-smoothing diagnostics of the served model, per hop, from its
+     * training report (n_hops 0 when it has none). */
+    int n_hops;
+    double hop_std[SVC_METRICS_MAX_HOPS];
+    double hop_mad[SVC_METRICS_MAX_HOPS];
+    double hop_energy[SVC_METRICS_MAX_HOPS];
 };
 
 /* New zeroed metrics; process_start_time_seconds is taken now. */

@@ -115,8 +115,21 @@ Test(metrics, model_gauges_appear_once_loaded)
 Test(metrics, promtool_accepts_the_exposition)
 {
     struct svc_metrics *m;
-    struct svc_metrics_model mm = {true,   1,      3,  10,   20, true,
-                                   {4, 1}, {1, 0}, 17, true, 2.5};
+    struct svc_metrics_model mm = {.loaded = true,
+                                   .version = 1,
+                                   .age_seconds = 3,
+                                   .n_users = 10,
+                                   .n_items = 20,
+                                   .learning = true,
+                                   .rounds = {4, 1},
+                                   .failures = {1, 0},
+                                   .pending_events = 17,
+                                   .running = true,
+                                   .last_seconds = 2.5,
+                                   .n_hops = 2,
+                                   .hop_std = {0.9, 0.5},
+                                   .hop_mad = {0.99, 0.7},
+                                   .hop_energy = {1.5, 0.25}};
     char path[] = "/tmp/hoprec-test-metrics-XXXXXX", cmd[256];
 
     if (system("command -v promtool >/dev/null 2>&1") != 0)
@@ -188,6 +201,33 @@ Test(metrics, events_are_counted_by_outcome)
     cr_assert_not_null(
         strstr(text, "hoprec_events_total{outcome=\"rejected\"} 2\n"));
     cr_assert_not_null(strstr(text, "hoprec_event_store_errors_total 1\n"));
+    free(text);
+    svc_metrics_free(m);
+}
+
+Test(metrics, smoothing_diagnostics_appear_per_hop)
+{
+    struct svc_metrics *m;
+    struct svc_metrics_model mm = {.loaded = true,
+                                   .version = 2,
+                                   .n_hops = 3,
+                                   .hop_std = {1.0, 0.8, 0.6},
+                                   .hop_mad = {0.9, 0.7, 0.5},
+                                   .hop_energy = {2, 1, 0.5}};
+
+    cr_assert_eq(svc_metrics_new(&m, NULL), 0);
+    char *text = render(m, &mm);
+    cr_assert_not_null(strstr(text, "hoprec_model_hop_std{hop=\"2\"} 0.6\n"),
+                       "%s", text);
+    cr_assert_not_null(strstr(text, "hoprec_model_hop_mad{hop=\"0\"} 0.9\n"));
+    cr_assert_not_null(
+        strstr(text, "hoprec_model_hop_dirichlet_energy{hop=\"1\"} 1\n"));
+    free(text);
+
+    mm.n_hops = 0;
+    text = render(m, &mm);
+    cr_assert_null(strstr(text, "hoprec_model_hop_std"),
+                   "no diagnostics, no series");
     free(text);
     svc_metrics_free(m);
 }
