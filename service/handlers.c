@@ -49,6 +49,21 @@ void svc_response_clear(struct svc_response *res)
     memset(res, 0, sizeof(*res));
 }
 
+/*
+ * True when the Content-Type value names the media type `want` exactly
+ * (any case), optionally followed by parameters: "application/json;
+ * charset=utf-8" is application/json, "application/jsonx" is not.
+ */
+static bool media_type_is(const char *type, const char *want)
+{
+    size_t n = strlen(want);
+
+    if (type == NULL || strncasecmp(type, want, n) != 0)
+        return false;
+    return type[n] == '\0' || type[n] == ';' || type[n] == ' ' ||
+           type[n] == '\t';
+}
+
 json_t *svc_req_body_json(const struct svc_req *req, struct svc_response *res,
                           bool merge_patch)
 {
@@ -56,10 +71,8 @@ json_t *svc_req_body_json(const struct svc_req *req, struct svc_response *res,
     json_error_t jerr;
     json_t *body, *errors;
 
-    if (type == NULL ||
-        (strncasecmp(type, "application/json", 16) != 0 &&
-         !(merge_patch &&
-           strncasecmp(type, "application/merge-patch+json", 28) == 0))) {
+    if (!media_type_is(type, "application/json") &&
+        !(merge_patch && media_type_is(type, "application/merge-patch+json"))) {
         svc_response_problem(res, SVC_PROBLEM_UNSUPPORTED_MEDIA,
                              merge_patch
                                  ? "send the body as application/json or "
@@ -185,7 +198,7 @@ static void handle_events(struct svc_ctx *ctx, const struct svc_req *req,
         res->retry_after = 60;
         return;
     }
-    if (type == NULL || strncasecmp(type, "application/json", 16) != 0) {
+    if (!media_type_is(type, "application/json")) {
         svc_response_problem(res, SVC_PROBLEM_UNSUPPORTED_MEDIA,
                              "send the body as application/json", req, NULL);
         return;

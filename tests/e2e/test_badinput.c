@@ -785,14 +785,8 @@ Test(badinput, unknown_http_versions_are_505_or_4xx)
     }
 }
 
-/*
- * A media type that merely starts with "application/json" is not JSON.
- * Disabled until service/handlers.c compares the media type exactly:
- * today svc_req_body_json() and handle_events() test
- * strncasecmp(type, "application/json", 16), so "application/jsonx"
- * or "application/json-seq" bodies are parsed and stored (202).
- */
-Test(badinput, json_lookalike_media_types_are_415, .disabled = true)
+/* A media type that merely starts with "application/json" is not JSON. */
+Test(badinput, json_lookalike_media_types_are_415)
 {
     static const char body[] =
         "{\"events\": [{\"user_id\": \"u1\", \"item_id\": \"i1\", "
