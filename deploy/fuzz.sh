@@ -25,8 +25,15 @@ runs=${FUZZ_RUNS:--1}
 jobs=${FUZZ_JOBS:-1}
 
 bash deploy/deps.sh
-if ! command -v clang >/dev/null; then
-  apt-get install -y -qq clang >/dev/null 2>&1 || sudo apt-get install -y -qq clang
+# clang and its runtime libraries (libFuzzer, the sanitizers).
+if ! command -v clang >/dev/null ||
+  ! dpkg-query -W -f='${Status}' libclang-rt-dev 2>/dev/null |
+  grep -q 'ok installed'; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends clang libclang-rt-dev \
+    >/dev/null
 fi
 
 if [ ! -f build-fuzz/build.ninja ]; then
