@@ -17,6 +17,7 @@ static const char *const kind_names[] = {
     [GNN_MODEL_LIGHTGCN] = "lightgcn",
     [GNN_MODEL_GCN] = "gcn",
     [GNN_MODEL_EMBEDDINGS] = "embeddings",
+    [GNN_MODEL_HOGNN] = "hognn",
 };
 
 #define N_KINDS (int)(sizeof(kind_names) / sizeof(kind_names[0]))
@@ -29,6 +30,7 @@ static const struct gnn_model_ops *const kind_ops[] = {
     [GNN_MODEL_LIGHTGCN] = &gnn__ops_lightgcn,
     [GNN_MODEL_GCN] = &gnn__ops_gcn,
     [GNN_MODEL_EMBEDDINGS] = &gnn__ops_embeddings,
+    [GNN_MODEL_HOGNN] = &gnn__ops_hognn,
 };
 
 void gnn_model_config_default(struct gnn_model_config *c,
@@ -43,6 +45,7 @@ void gnn_model_config_default(struct gnn_model_config *c,
     c->knn_neighbors = 100;
     c->ease_lambda = 500.0f;
     c->mem_limit = (int64_t)2 << 30;
+    gnn_hognn_config_default(&c->hognn);
 }
 
 int gnn_model_kind_parse(const char *name)
@@ -399,10 +402,21 @@ static void lightgcn_backward(struct gnn_model *m, struct gnn_pool *pool)
     }
 }
 
+static const float *lightgcn_hop(const struct gnn_model *m, int32_t k,
+                                 int32_t *n_hops, int32_t *n_rows)
+{
+    const struct hops *h = m->priv;
+
+    *n_hops = h->k + 1;
+    *n_rows = m->n_users + m->n_items;
+    return k >= 0 && k <= h->k ? h->hop[k] : NULL;
+}
+
 const struct gnn_model_ops gnn__ops_lightgcn = {
     .name = "lightgcn",
     .init = lightgcn_init,
     .forward = lightgcn_forward,
     .backward = lightgcn_backward,
     .destroy = hops_destroy,
+    .hop = lightgcn_hop,
 };

@@ -14,6 +14,10 @@
  * Backward, layer l, with G the gradient on H_l:
  *   dP = G masked where H_l <= 0;   dW_l = Z_l^T dP;   dZ = dP W_l^T;
  *   gradient on H_{l-1} = A^T dZ.
+ *
+ * With cfg.gcn_residual, H_l = ReLU(A H_{l-1} W_l) + H_{l-1}: the ReLU
+ * output R_l is kept for the mask, and G flows on to H_{l-1} unchanged
+ * beside A^T dZ.
  */
 struct gcn {
     int32_t n_layers;
@@ -23,6 +27,8 @@ struct gcn {
     float *gout; /* n_nodes x dim, gradient on the output */
     float *tmp;  /* n_nodes x dim */
     float *gemm_scratch;
+    float **r;   /* residual: n_layers ReLU outputs, n_nodes x dim */
+    float *skip; /* residual: n_nodes x dim, G kept for the skip path */
 };
 
 static float *alloc_nodes(const struct gnn_model *m)
@@ -49,6 +55,12 @@ static void gcn_destroy(struct gnn_model *m)
     free(c->gout);
     free(c->tmp);
     free(c->gemm_scratch);
+    if (c->r != NULL) {
+        for (int32_t l = 0; l < c->n_layers; l++)
+            free(c->r[l]);
+    }
+    free(c->r);
+    free(c->skip);
     free(c);
     m->priv = NULL;
 }
@@ -73,6 +85,17 @@ static int gcn_alloc(struct gnn_model *m, struct gcn *c, struct gnn_error *err)
         if (c->z[l] == NULL || c->h[l + 1] == NULL)
             return gnn_error_set(err, GNN_ENOMEM,
                                  "cannot allocate gcn layer %d", l + 1);
+    }
+    if (!m->cfg.gcn_residual)
+        return 0;
+    c->r = calloc((size_t)c->n_layers + 1, sizeof(*c->r));
+    c->skip = alloc_nodes(m);
+    if (c->r == NULL || c->skip == NULL)
+        return gnn_error_set(err, GNN_ENOMEM, "cannot allocate gcn residuals");
+    for (int32_t l = 0; l < c->n_layers; l++) {
+        c->r[l] = alloc_nodes(m);
+        if (c->r[l] == NULL)
+            return gnn_error_set(err, GNN_ENOMEM, "cannot allocate gcn layer");
     }
     return 0;
 }
@@ -132,6 +155,14 @@ static void gcn_forward(struct gnn_model *m, struct gnn_pool *pool)
     for (int32_t l = 0; l < c->n_layers; l++) {
         gnn_csr_spmm(&m->graph->adj, c->h[l], m->dim, c->z[l], NULL, 0.0f,
                      pool);
+        if (c->r != NULL) {
+            gnn_dense_gemm(n_nodes, m->dim, m->dim, c->z[l], c->w[l], 0, 0.0f,
+                           c->r[l], pool);
+            gnn_relu(n, c->r[l], c->r[l]);
+            for (int64_t i = 0; i < n; i++)
+                c->h[l + 1][i] = c->r[l][i] + c->h[l][i];
+            continue;
+        }
         gnn_dense_gemm(n_nodes, m->dim, m->dim, c->z[l], c->w[l], 0, 0.0f,
                        c->h[l + 1], pool);
         gnn_relu(n, c->h[l + 1], c->h[l + 1]);
@@ -150,14 +181,30 @@ static void gcn_backward(struct gnn_model *m, struct gnn_pool *pool)
         return;
     }
     for (int32_t l = c->n_layers - 1; l >= 0; l--) {
-        gnn_relu_backward(n, c->h[l + 1], c->gout);
+        if (c->r != NULL) {
+            memcpy(c->skip, c->gout, (size_t)n * sizeof(float));
+            gnn_relu_backward(n, c->r[l], c->gout);
+        } else {
+            gnn_relu_backward(n, c->h[l + 1], c->gout);
+        }
         gnn_dense_gemm_tn(m->dim, m->dim, n_nodes, c->z[l], c->gout,
                           m->params[l + 1].g, c->gemm_scratch, pool);
         gnn_dense_gemm(n_nodes, m->dim, m->dim, c->gout, c->w[l], 1, 0.0f,
                        c->tmp, pool);
         float *dst = l == 0 ? m->params[0].g : c->gout;
-        gnn_csr_spmm(at, c->tmp, m->dim, dst, NULL, 0.0f, pool);
+        gnn_csr_spmm(at, c->tmp, m->dim, dst, c->skip,
+                     c->r != NULL ? 1.0f : 0.0f, pool);
     }
+}
+
+static const float *gcn_hop(const struct gnn_model *m, int32_t k,
+                            int32_t *n_hops, int32_t *n_rows)
+{
+    const struct gcn *c = m->priv;
+
+    *n_hops = c->n_layers + 1;
+    *n_rows = m->n_users + m->n_items;
+    return k >= 0 && k <= c->n_layers ? c->h[k] : NULL;
 }
 
 const struct gnn_model_ops gnn__ops_gcn = {
@@ -166,4 +213,5 @@ const struct gnn_model_ops gnn__ops_gcn = {
     .forward = gcn_forward,
     .backward = gcn_backward,
     .destroy = gcn_destroy,
+    .hop = gcn_hop,
 };

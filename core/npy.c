@@ -189,14 +189,15 @@ int gnn_npy_save(const char *path, enum gnn_npy_dtype dtype, int ndim,
 
 /* ------------------------------------------------------------ reading */
 
-int gnn__file_read(const char *path, size_t max_bytes, char **buf, size_t *len,
-                   struct gnn_error *err)
+int gnn__file_read_at(int dirfd, const char *name, const char *path,
+                      size_t max_bytes, char **buf, size_t *len,
+                      struct gnn_error *err)
 {
     struct stat st;
     char *data = NULL;
     size_t got = 0;
     int ret;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
         return gnn_error_set(err, errno == ENOENT ? GNN_ENOENT : GNN_EIO,
@@ -240,6 +241,12 @@ out:
     free(data);
     close(fd);
     return ret;
+}
+
+int gnn__file_read(const char *path, size_t max_bytes, char **buf, size_t *len,
+                   struct gnn_error *err)
+{
+    return gnn__file_read_at(AT_FDCWD, path, path, max_bytes, buf, len, err);
 }
 
 /* A cursor over the header dict text. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gnn_npy.h"
@@ -504,8 +505,20 @@ static int swap_into_place(const char *tmp, const char *dir, const char *parent,
         return fsync_dir(parent, err);
     }
 
-    /* Rename the old folder aside (onto an empty placeholder that mkdtemp
-     * reserves), move the new one in, then drop the old one. */
+    /* Where the kernel can, swap the two folders in one step, so that dir
+     * always names a complete snapshot; tmp then holds the old one. */
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+        int ret = fsync_dir(parent, err);
+        remove_tree(tmp);
+        return ret;
+    }
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return gnn_error_set(err, GNN_EIO, "cannot swap '%s' and '%s': %s", tmp,
+                             dir, strerror(errno));
+
+    /* Else rename the old folder aside (onto an empty placeholder that
+     * mkdtemp reserves), move the new one in, then drop the old one. For
+     * that moment dir is missing: readers get GNN_ENOENT and retry. */
     int ret = sibling_template(dir, "old", scratch, tmpl, err);
     if (ret != 0)
         return ret;
@@ -548,7 +561,12 @@ int gnn_snapshot_write(const struct gnn_snapshot *s, const char *dir,
                              "cannot create a temporary folder in '%s': %s",
                              parent, strerror(errno));
 
-    ret = write_members(s, tmp, err);
+    /* mkdtemp makes the folder private; a snapshot is read by others. */
+    if (chmod(tmp, 0755) != 0)
+        ret = gnn_error_set(err, GNN_EIO, "cannot chmod '%s': %s", tmp,
+                            strerror(errno));
+    if (ret == 0)
+        ret = write_members(s, tmp, err);
     if (ret == 0)
         ret = fsync_dir(tmp, err);
     if (ret == 0)
@@ -564,6 +582,17 @@ int gnn_snapshot_write(const struct gnn_snapshot *s, const char *dir,
 struct member {
     size_t bytes;
     uint32_t crc;
+};
+
+/*
+ * One attempt at loading: every file is opened relative to one open
+ * folder, so a concurrent replace cannot mix two snapshots.
+ */
+struct loader {
+    const char *dir; /* as given, for error texts */
+    int dfd;         /* the folder, opened once */
+    json_t *files;   /* the manifest's "files" (borrowed) */
+    char mpath[PATH_CAP];
 };
 
 static int manifest_member(json_t *files, const char *name, const char *mpath,
@@ -595,23 +624,22 @@ static int manifest_member(json_t *files, const char *name, const char *mpath,
  * Read dir/name in full and check it against the manifest: present, the
  * recorded size, the recorded CRC-32. *buf is freed by the caller.
  */
-static int read_member(const char *dir, const char *name, json_t *files,
-                       const char *mpath, char **buf, size_t *len,
-                       struct gnn_error *err)
+static int read_member(const struct loader *l, const char *name, char **buf,
+                       size_t *len, struct gnn_error *err)
 {
     char path[PATH_CAP];
     struct member m = {0, 0};
-    int ret = manifest_member(files, name, mpath, &m, err);
+    int ret = manifest_member(l->files, name, l->mpath, &m, err);
 
     if (ret == GNN_ENOENT)
-        return gnn_error_set(err, GNN_EFORMAT, "%s: '%s' is not listed", mpath,
-                             name);
+        return gnn_error_set(err, GNN_EFORMAT, "%s: '%s' is not listed",
+                             l->mpath, name);
     if (ret == 0)
-        ret = path_join(path, dir, name, err);
+        ret = path_join(path, l->dir, name, err);
     if (ret != 0)
         return ret;
 
-    ret = gnn__file_read(path, m.bytes, buf, len, err);
+    ret = gnn__file_read_at(l->dfd, name, path, m.bytes, buf, len, err);
     if (ret == GNN_ENOENT)
         return gnn_error_set(err, GNN_EFORMAT,
                              "%s: missing (listed in the manifest)", path);
@@ -640,20 +668,19 @@ static int read_member(const char *dir, const char *name, json_t *files,
 }
 
 /* Load an array file whose dtype and shape must be exactly as given. */
-static int load_npy(const char *dir, const char *name, json_t *files,
-                    const char *mpath, enum gnn_npy_dtype dtype, int ndim,
-                    int64_t rows, int64_t cols, void **out,
-                    struct gnn_error *err)
+static int load_npy(const struct loader *l, const char *name,
+                    enum gnn_npy_dtype dtype, int ndim, int64_t rows,
+                    int64_t cols, void **out, struct gnn_error *err)
 {
     char path[PATH_CAP];
     struct gnn_npy_info info;
     char *buf = NULL;
     size_t len;
-    int ret = read_member(dir, name, files, mpath, &buf, &len, err);
+    int ret = read_member(l, name, &buf, &len, err);
 
     if (ret != 0)
         return ret;
-    path_join(path, dir, name, NULL);
+    path_join(path, l->dir, name, NULL);
     ret = gnn_npy_parse(buf, len, path, &info, err);
     if (ret == 0 &&
         (info.dtype != dtype || info.ndim != ndim || info.shape[0] != rows ||
@@ -674,19 +701,18 @@ static int load_npy(const char *dir, const char *name, json_t *files,
     return 0;
 }
 
-static int load_ids(const char *dir, const char *name, json_t *files,
-                    const char *mpath, int32_t n, char ***out,
-                    struct gnn_error *err)
+static int load_ids(const struct loader *l, const char *name, int32_t n,
+                    char ***out, struct gnn_error *err)
 {
     char path[PATH_CAP];
     char *buf = NULL, **ids = NULL;
     size_t len;
     int32_t count = 0;
-    int ret = read_member(dir, name, files, mpath, &buf, &len, err);
+    int ret = read_member(l, name, &buf, &len, err);
 
     if (ret != 0)
         return ret;
-    path_join(path, dir, name, NULL);
+    path_join(path, l->dir, name, NULL);
     ids = calloc(n > 0 ? (size_t)n : 1, sizeof(*ids));
     if (ids == NULL) {
         ret = gnn_error_set(err, GNN_ENOMEM, "%s: no memory", path);
@@ -770,11 +796,11 @@ static int parse_manifest(json_t *m, const char *mpath, struct gnn_snapshot *s,
     return 0;
 }
 
-static int load_seen(const char *dir, json_t *files, const char *mpath,
-                     struct gnn_snapshot *s, struct gnn_error *err)
+static int load_seen(const struct loader *l, struct gnn_snapshot *s,
+                     struct gnn_error *err)
 {
-    int has_indptr = json_object_get(files, "seen_indptr.npy") != NULL;
-    int has_items = json_object_get(files, "seen_items.npy") != NULL;
+    int has_indptr = json_object_get(l->files, "seen_indptr.npy") != NULL;
+    int has_items = json_object_get(l->files, "seen_items.npy") != NULL;
     const char *why;
     int ret;
 
@@ -784,8 +810,8 @@ static int load_seen(const char *dir, json_t *files, const char *mpath,
         return gnn_error_set(err, GNN_EFORMAT,
                              "%s: seen_indptr.npy and seen_items.npy go "
                              "together",
-                             mpath);
-    ret = load_npy(dir, "seen_indptr.npy", files, mpath, GNN_NPY_I64, 1,
+                             l->mpath);
+    ret = load_npy(l, "seen_indptr.npy", GNN_NPY_I64, 1,
                    (int64_t)s->n_users + 1, 0, (void **)&s->seen_indptr, err);
     if (ret != 0)
         return ret;
@@ -795,83 +821,126 @@ static int load_seen(const char *dir, json_t *files, const char *mpath,
     if (s->seen_indptr[0] != 0 || nnz < 0)
         return gnn_error_set(err, GNN_EFORMAT,
                              "%s/seen_indptr.npy: bad first or last entry",
-                             dir);
-    ret = load_npy(dir, "seen_items.npy", files, mpath, GNN_NPY_I32, 1, nnz, 0,
+                             l->dir);
+    ret = load_npy(l, "seen_items.npy", GNN_NPY_I32, 1, nnz, 0,
                    (void **)&s->seen_items, err);
     if (ret != 0)
         return ret;
     if (seen_check(s->seen_indptr, s->seen_items, s->n_users, s->n_items,
                    &why) != 0)
-        return gnn_error_set(err, GNN_EFORMAT, "%s/seen_*.npy: %s", dir, why);
+        return gnn_error_set(err, GNN_EFORMAT, "%s/seen_*.npy: %s", l->dir,
+                             why);
     return 0;
 }
 
-static int load_members(const char *dir, json_t *files, const char *mpath,
-                        struct gnn_snapshot *s, struct gnn_error *err)
+static int load_members(const struct loader *l, struct gnn_snapshot *s,
+                        struct gnn_error *err)
 {
-    int ret = load_npy(dir, "users.npy", files, mpath, GNN_NPY_F32, 2,
-                       s->n_users, s->dim, (void **)&s->users, err);
+    int ret = load_npy(l, "users.npy", GNN_NPY_F32, 2, s->n_users, s->dim,
+                       (void **)&s->users, err);
 
     if (ret == 0)
-        ret = load_npy(dir, "items_source.npy", files, mpath, GNN_NPY_F32, 2,
-                       s->n_items, s->dim, (void **)&s->items_source, err);
+        ret = load_npy(l, "items_source.npy", GNN_NPY_F32, 2, s->n_items,
+                       s->dim, (void **)&s->items_source, err);
     if (ret == 0)
-        ret = load_npy(dir, "items_target.npy", files, mpath, GNN_NPY_F32, 2,
-                       s->n_items, s->dim, (void **)&s->items_target, err);
+        ret = load_npy(l, "items_target.npy", GNN_NPY_F32, 2, s->n_items,
+                       s->dim, (void **)&s->items_target, err);
     if (ret == 0)
-        ret = load_ids(dir, "users.txt", files, mpath, s->n_users, &s->user_ids,
-                       err);
+        ret = load_ids(l, "users.txt", s->n_users, &s->user_ids, err);
     if (ret == 0)
-        ret = load_ids(dir, "items.txt", files, mpath, s->n_items, &s->item_ids,
-                       err);
-    if (ret == 0 && json_object_get(files, "items_popularity.npy") != NULL)
-        ret = load_npy(dir, "items_popularity.npy", files, mpath, GNN_NPY_F32,
-                       1, s->n_items, 0, (void **)&s->item_popularity, err);
+        ret = load_ids(l, "items.txt", s->n_items, &s->item_ids, err);
+    if (ret == 0 && json_object_get(l->files, "items_popularity.npy") != NULL)
+        ret = load_npy(l, "items_popularity.npy", GNN_NPY_F32, 1, s->n_items, 0,
+                       (void **)&s->item_popularity, err);
     if (ret == 0)
-        ret = load_seen(dir, files, mpath, s, err);
+        ret = load_seen(l, s, err);
+    return ret;
+}
+
+/* Read and parse the manifest of the open folder into s. */
+static int load_manifest(struct loader *l, json_t **m, struct gnn_snapshot *s,
+                         struct gnn_error *err)
+{
+    json_error_t jerr;
+    char *text = NULL;
+    size_t len;
+    int ret = gnn__file_read_at(l->dfd, "manifest.json", l->mpath, 64u << 20,
+                                &text, &len, err);
+
+    if (ret != 0)
+        return ret;
+    *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (*m == NULL)
+        return gnn_error_set(err, GNN_EFORMAT, "%s:%d: %s", l->mpath, jerr.line,
+                             jerr.text);
+    ret = parse_manifest(*m, l->mpath, s, err);
+    l->files = json_object_get(*m, "files");
+    return ret;
+}
+
+/*
+ * One attempt. *replaced is set when it failed and dir no longer names
+ * the folder it opened: a writer swapped in a new snapshot meanwhile.
+ */
+static int load_once(const char *dir, struct gnn_snapshot **out, int *replaced,
+                     struct gnn_error *err)
+{
+    struct loader l = {dir, -1, NULL, {0}};
+    struct stat opened, now;
+    struct gnn_snapshot *s = NULL;
+    json_t *m = NULL;
+    int ret;
+
+    *replaced = 0;
+    ret = path_join(l.mpath, dir, "manifest.json", err);
+    if (ret != 0)
+        return ret;
+    l.dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (l.dfd < 0) {
+        *replaced = errno == ENOENT; /* maybe between two renames */
+        return gnn_error_set(err, errno == ENOENT ? GNN_ENOENT : GNN_EIO,
+                             "cannot open '%s': %s", dir, strerror(errno));
+    }
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        ret = gnn_error_set(err, GNN_ENOMEM, "snapshot: no memory");
+        goto out;
+    }
+    ret = load_manifest(&l, &m, s, err);
+    if (ret == 0)
+        ret = load_members(&l, s, err);
+    if (ret == 0) {
+        *out = s;
+        s = NULL;
+    } else if (fstat(l.dfd, &opened) == 0 &&
+               (stat(dir, &now) != 0 || now.st_ino != opened.st_ino ||
+                now.st_dev != opened.st_dev)) {
+        *replaced = 1;
+    }
+
+out:
+    gnn_snapshot_free(s);
+    json_decref(m);
+    close(l.dfd);
     return ret;
 }
 
 int gnn_snapshot_load(const char *dir, struct gnn_snapshot **out,
                       struct gnn_error *err)
 {
-    char mpath[PATH_CAP];
-    char *text = NULL;
-    size_t len;
-    json_t *m = NULL;
-    json_error_t jerr;
-    struct gnn_snapshot *s = NULL;
-    int ret;
+    int ret, replaced = 0;
 
     *out = NULL;
-    ret = path_join(mpath, dir, "manifest.json", err);
-    if (ret == 0)
-        ret = gnn__file_read(mpath, 64u << 20, &text, &len, err);
-    if (ret != 0)
-        return ret;
-
-    m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (m == NULL) {
-        ret = gnn_error_set(err, GNN_EFORMAT, "%s:%d: %s", mpath, jerr.line,
-                            jerr.text);
-        goto out;
+    /* A writer replacing the folder while we read makes one attempt fail;
+     * the next one reads the new folder whole. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (attempt > 0)
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
+        ret = load_once(dir, out, &replaced, err);
+        if (ret == 0 || !replaced)
+            break;
     }
-    s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        ret = gnn_error_set(err, GNN_ENOMEM, "snapshot: no memory");
-        goto out;
-    }
-    ret = parse_manifest(m, mpath, s, err);
-    if (ret == 0)
-        ret = load_members(dir, json_object_get(m, "files"), mpath, s, err);
-    if (ret == 0) {
-        *out = s;
-        s = NULL;
-    }
-
-out:
-    gnn_snapshot_free(s);
-    json_decref(m);
-    free(text);
     return ret;
 }

@@ -240,6 +240,10 @@ static double train_batch(struct trainer *t, int64_t first, int32_t n, float lr)
     memset(m->grad_user, 0, (size_t)m->n_users * out_bytes);
     memset(m->grad_item, 0, (size_t)m->n_items * out_bytes);
     loss = gnn_bpr_loss(m, &b);
+    if (m->ops->extra_loss != NULL)
+        loss +=
+            m->ops->extra_loss(m, first / t->cfg->batch,
+                               (t->n_pos + t->cfg->batch - 1) / t->cfg->batch);
     m->ops->backward(m, t->pool);
     clear_active(t);
     loss += gnn_l2_loss(m, &b, t->cfg->l2);
@@ -264,6 +268,13 @@ static double train_epoch(struct trainer *t, float lr)
 }
 
 /* ------------------------------------------------------------- loop */
+
+/* Tell a model with training-only behaviour (DropEdge) which phase. */
+static void set_phase(struct gnn_model *m, int32_t epoch, int training)
+{
+    if (m->ops->set_phase != NULL)
+        m->ops->set_phase(m, epoch, training);
+}
 
 static int fit_closed_form(struct gnn_model *m, const struct gnn_csr *valid,
                            const struct gnn_csr *test,
@@ -330,6 +341,7 @@ static int validate(struct trainer *t, const struct gnn_csr *valid,
     struct gnn_model *m = t->m;
     int ret;
 
+    set_phase(m, e, 0);
     m->ops->forward(m, t->pool);
     ret = gnn_evaluate(m, &m->graph->ui, valid, cfg->cut, cfg->n_cut, t->pool,
                        vm, err);
@@ -385,6 +397,7 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
 
     for (int32_t e = 1; e <= cfg->epochs && !s.stop; e++) {
         double t0 = now(), c0 = cpu_now();
+        set_phase(m, e, 1);
         double loss = train_epoch(&t, lr);
         lr *= cfg->lr_decay;
         t.epoch_secs[e - 1] = now() - t0;
@@ -427,6 +440,7 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
         res->best_epoch = res->epochs_run;
         res->seconds_to_best = now() - t_start;
     }
+    set_phase(m, res->epochs_run + 1, 0);
     m->ops->forward(m, pool);
     res->seconds_per_epoch = median(t.epoch_secs, res->epochs_run);
     res->cpu_seconds_per_epoch = median(t.epoch_cpu, res->epochs_run);

@@ -8,11 +8,15 @@
  *
  * Leader/follower: the first caller finding no open batch opens one and
  * leads it; later callers join it. The leader waits until the batch is
- * full or max_wait_us has passed, closes it (the next caller opens a new
- * one, so batches overlap), searches outside the lock and marks every
- * member done. Each member's slot lives on its own stack and the leader
- * touches it only before marking it done, under the lock, so nothing
- * outlives its owner.
+ * full, or max_wait_us has passed and no other batch is being searched;
+ * then it closes the batch (the next caller opens a new one), searches
+ * outside the lock and marks every member done. Holding a batch back
+ * while another one is searched is what makes batches grow with the
+ * load: a search takes all the cores anyway (BLAS for 20 queries or
+ * more), and a second small batch started beside it would be answered
+ * at almost the cost per query of single searches. Each member's slot lives on
+ * its own stack and the leader touches it only before marking it done, under
+ * the lock, so nothing outlives its owner.
  */
 #include "idx.h"
 
@@ -39,7 +43,10 @@ struct idx_batcher {
     pthread_cond_t done;  /* members: some batch finished */
     struct slot **open;   /* max_batch slots of the open batch */
     int n_open;
-    bool has_leader; /* a batch is open */
+    bool has_leader;           /* a batch is open */
+    int searching;             /* batches being searched */
+    int last_n;                /* size of the last batch closed */
+    uint64_t batches, queries; /* searched so far */
 };
 
 int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
@@ -82,6 +89,15 @@ int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
     return 0;
 }
 
+void idx_batcher_stats(struct idx_batcher *b, uint64_t *batches,
+                       uint64_t *queries)
+{
+    pthread_mutex_lock(&b->lock);
+    *batches = b->batches;
+    *queries = b->queries;
+    pthread_mutex_unlock(&b->lock);
+}
+
 void idx_batcher_free(struct idx_batcher *b)
 {
     if (b == NULL)
@@ -94,23 +110,29 @@ void idx_batcher_free(struct idx_batcher *b)
     free(b);
 }
 
-/* Wait, lock held, until the open batch is full or the deadline. */
+/*
+ * Wait, lock held, until the open batch is full, or the deadline has
+ * passed and no other batch is being searched. The timed wait is skipped
+ * when the last batch had a single member: at low load nobody is coming
+ * and the wait would only add latency.
+ */
 static void leader_wait(struct idx_batcher *b)
 {
     struct timespec until;
 
-    if (b->max_wait_ns == 0)
-        return;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += b->max_wait_ns;
     while (until.tv_nsec >= 1000000000L) {
         until.tv_nsec -= 1000000000L;
         until.tv_sec++;
     }
-    while (b->n_open < b->max_batch) {
+    while (b->n_open < b->max_batch && b->max_wait_ns > 0 && b->last_n > 1) {
         if (pthread_cond_timedwait(&b->full, &b->lock, &until) == ETIMEDOUT)
             break;
     }
+    /* A search ending signals full too. */
+    while (b->n_open < b->max_batch && b->searching > 0)
+        pthread_cond_wait(&b->full, &b->lock);
 }
 
 /*
@@ -134,8 +156,12 @@ static void lead(struct idx_batcher *b, struct slot *me)
     qs = malloc((size_t)n * sizeof(*qs));
     if (members != NULL)
         memcpy(members, b->open, (size_t)n * sizeof(*members));
+    b->last_n = n;
+    b->batches++;
+    b->queries += (uint64_t)n;
     b->n_open = 0;
     b->has_leader = false;
+    b->searching++;
     pthread_cond_broadcast(&b->taken);
 
     if (members == NULL || qs == NULL) {
@@ -147,6 +173,8 @@ static void lead(struct idx_batcher *b, struct slot *me)
             b->open[i]->err = err;
             b->open[i]->done = true;
         }
+        b->searching--;
+        pthread_cond_signal(&b->full);
         pthread_cond_broadcast(&b->done);
         free(members);
         free(qs);
@@ -166,6 +194,8 @@ static void lead(struct idx_batcher *b, struct slot *me)
         members[i]->err = err;
         members[i]->done = true;
     }
+    b->searching--;
+    pthread_cond_signal(&b->full);
     pthread_cond_broadcast(&b->done);
     free(members);
     free(qs);

@@ -12,6 +12,7 @@
 #include <faiss/c_api/error_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#include <faiss/c_api/utils/distances_c.h>
 #include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -117,6 +118,7 @@ static int attach_vectors(struct idx *ix, const float *vecs,
 {
     FaissIndexFlat *flat = faiss_IndexFlat_cast(ix->index);
     size_t len = (size_t)ix->n * (size_t)ix->dim;
+    struct idx_error ignored;
     float *xb = NULL;
     size_t size = 0;
 
@@ -132,8 +134,10 @@ static int attach_vectors(struct idx *ix, const float *vecs,
         return idx_error_set(err, IDX_ENOMEM, "no memory for %zu floats", len);
     if (vecs != NULL) {
         memcpy(ix->own_xb, vecs, len * sizeof(float));
-    } else if (faiss_Index_reconstruct_n(ix->index, 0, ix->n, ix->own_xb) !=
-               0) {
+    } else if (FAISS_TRY(
+                   faiss_Index_reconstruct_n(ix->index, 0, ix->n, ix->own_xb),
+                   &ignored) < 0) {
+        /* Not an error: this index type cannot give its vectors back. */
         free(ix->own_xb);
         ix->own_xb = NULL;
     }
@@ -311,16 +315,19 @@ static bool excluded(const struct qstate *st, int64_t row)
 /*
  * Write the valid candidates (rows, best first) into the query's output
  * past its offset; return how many valid ones were seen, at most need.
+ * filter is false for rows already filtered (by the exact scan): asking
+ * skip() again could drop a row hidden in the meantime and leave the
+ * answer short.
  */
 static int64_t collect(const struct qstate *st, const int64_t *rows,
-                       const float *scores, int64_t n)
+                       const float *scores, int64_t n, bool filter)
 {
     struct idx_query *q = st->q;
     int64_t valid = 0;
 
     q->n_found = 0;
     for (int64_t i = 0; i < n && valid < st->need; i++) {
-        if (rows[i] < 0 || excluded(st, rows[i]))
+        if (rows[i] < 0 || (filter && excluded(st, rows[i])))
             continue;
         if (valid++ < q->offset)
             continue;
@@ -449,7 +456,7 @@ static int answer_exhaustively(const struct idx *ix, struct qstate *st,
         goto out;
     }
     if (ix->xb != NULL) {
-        collect(st, rows, scores, scan_exact(ix, st, rows, scores));
+        collect(st, rows, scores, scan_exact(ix, st, rows, scores), false);
         goto out;
     }
     threads_enter(ix, &scope);
@@ -457,7 +464,7 @@ static int answer_exhaustively(const struct idx *ix, struct qstate *st,
         faiss_Index_search(ix->index, 1, st->q->vec, fetch, scores, rows), err);
     threads_leave(&scope);
     if (ret == 0)
-        collect(st, rows, scores, fetch);
+        collect(st, rows, scores, fetch, true);
 out:
     free(rows);
     free(scores);
@@ -551,7 +558,7 @@ static int round_search(const struct idx *ix, struct qstate *sts, size_t *pend,
     for (size_t i = 0; i < n_pend; i++) {
         struct qstate *st = &sts[pend[i]];
         size_t off = i * (size_t)fetch;
-        int64_t valid = collect(st, rows + off, scores + off, fetch);
+        int64_t valid = collect(st, rows + off, scores + off, fetch, true);
 
         /* Done: enough rows, or the exact index gave every row. */
         if (valid >= st->need || (ix->exact && fetch >= ix->n))
@@ -636,6 +643,15 @@ out:
     free(sts);
     free(pend);
     return ret;
+}
+
+int idx_set_blas_threshold(int nq)
+{
+    int old = faiss_get_distance_compute_blas_threshold();
+
+    if (nq > 0)
+        faiss_set_distance_compute_blas_threshold(nq);
+    return old;
 }
 
 /* ------------------------------------------------------------------ */

@@ -116,6 +116,16 @@ struct idx_query {
 int idx_search_filtered(const struct idx *ix, struct idx_query *qs, size_t nq,
                         struct idx_error *err);
 
+/*
+ * Process-wide FAISS setting: flat searches of at least nq queries are
+ * one BLAS matrix product (sgemm) instead of FAISS's loop over queries;
+ * FAISS's default is 20. Coalesced batches below 20 only gain from
+ * batching with a lower value. Returns the previous value; nq <= 0
+ * only reads it. FAISS keeps it in a plain global: set it before
+ * searches start.
+ */
+int idx_set_blas_threshold(int nq);
+
 /* Write the FAISS index to path (faiss_write_index_fname). */
 int idx_save(const struct idx *ix, const char *path, struct idx_error *err);
 
@@ -145,6 +155,10 @@ struct idx_batcher;
  */
 int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
                     struct idx_batcher **out, struct idx_error *err);
+
+/* Batches searched and queries answered through b so far. */
+void idx_batcher_stats(struct idx_batcher *b, uint64_t *batches,
+                       uint64_t *queries);
 
 /* Free a batcher no thread is searching through; b may be NULL. */
 void idx_batcher_free(struct idx_batcher *b);

@@ -366,31 +366,112 @@ int svc_cli_parse(const struct svc_cmd *cmd, int argc, char **argv,
     return ret;
 }
 
+/*
+ * Print text within HELP_WIDTH columns. The first line continues after
+ * `used` columns already printed; later lines start with `indent` spaces.
+ * Each line of the text that fits is printed as written (so hand-made
+ * tables keep their layout); a longer one is wrapped at spaces.
+ */
+#define HELP_WIDTH 79
+
+static void print_words(const char *line, size_t len, int col, int indent)
+{
+    const char *end = line + len;
+    bool line_start = true;
+
+    while (line < end) {
+        if (*line == ' ') {
+            line++;
+            continue;
+        }
+        int n = 0;
+        while (line + n < end && line[n] != ' ')
+            n++;
+        if (!line_start && col + 1 + n > HELP_WIDTH) {
+            printf("\n%*s", indent, "");
+            col = indent;
+            line_start = true;
+        }
+        if (!line_start) {
+            putchar(' ');
+            col++;
+        }
+        printf("%.*s", n, line);
+        col += n;
+        line += n;
+        line_start = false;
+    }
+}
+
+static void print_wrapped(const char *text, int used, int indent)
+{
+    int col = used;
+
+    for (;;) {
+        size_t len = strcspn(text, "\n");
+        if (col + (int)len <= HELP_WIDTH)
+            printf("%.*s", (int)len, text);
+        else
+            print_words(text, len, col, indent);
+        putchar('\n');
+
+        text += len;
+        if (*text == '\0')
+            break;
+        text++;
+        printf("%*s", indent, "");
+        col = indent;
+    }
+}
+
+static void print_option(const struct svc_opt *o)
+{
+    char left[64], help[512];
+    int used;
+
+    snprintf(left, sizeof(left), "  --%s%s%s", o->name, o->metavar ? " " : "",
+             o->metavar ? o->metavar : "");
+    if (o->def != NULL && o->def[0] != '\0')
+        snprintf(help, sizeof(help), "%s [default: %s]", o->help, o->def);
+    else if (o->required)
+        snprintf(help, sizeof(help), "%s (required)", o->help);
+    else
+        snprintf(help, sizeof(help), "%s", o->help);
+
+    /* A long flag gets its help on the next line rather than a ragged
+     * column. */
+    used = printf("%-28s", left);
+    if (used > 28) {
+        printf("\n%*s", 28, "");
+        used = 28;
+    }
+    print_wrapped(help, used, 28);
+}
+
 void svc_cli_print_help(const struct svc_cmd *cmd)
 {
     printf("Usage: hoprec %s %s\n\n", cmd->name, cmd->usage ? cmd->usage : "");
-    if (cmd->description != NULL)
-        printf("%s\n\n", cmd->description);
-    printf("Options:\n");
-
-    for (const struct svc_opt *o = cmd->opts; o != NULL && o->name; o++) {
-        char left[64];
-        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
-                 o->metavar ? o->metavar : "");
-        printf("  %-26s %s", left, o->help);
-        if (o->def != NULL && o->def[0] != '\0')
-            printf(" [default: %s]", o->def);
-        else if (o->required)
-            printf(" (required)");
-        printf("\n");
+    if (cmd->description != NULL) {
+        print_wrapped(cmd->description, 0, 0);
+        putchar('\n');
     }
-    printf("  %-26s %s\n", "--help", "show this help and exit");
-    printf("\nEvery option can also be set as HOPREC_<NAME> in the "
-           "environment\n(e.g. --log-level as HOPREC_LOG_LEVEL)");
-    if (find_opt(cmd, "config", 6) != NULL)
-        printf(" or as\n'name = value' in the --config file; flags win over "
-               "the environment,\nwhich wins over the file");
-    printf(".\n");
+
+    printf("Options:\n");
+    for (const struct svc_opt *o = cmd->opts; o != NULL && o->name; o++)
+        print_option(o);
+    printf("%-28sshow this help and exit\n", "  --help");
+
+    printf("\n");
+    print_wrapped(find_opt(cmd, "config", 6) != NULL
+                      ? "Every option can also be set as HOPREC_<NAME> in "
+                        "the environment (e.g. --log-level as "
+                        "HOPREC_LOG_LEVEL) or as 'name = value' in the "
+                        "--config file; flags win over the environment, "
+                        "which wins over the file."
+                      : "Every option can also be set as HOPREC_<NAME> in "
+                        "the environment (e.g. --log-level as "
+                        "HOPREC_LOG_LEVEL).",
+                  0, 0);
 }
 
 void svc_cli_free(const struct svc_cmd *cmd)

@@ -18,11 +18,20 @@ static struct {
     bool track_test;
 } o;
 
+/* hognn's switches, gcn's residual and the smoothing guard. */
+static struct {
+    char *pairs, *categories;
+    double alpha, pn_scale, dropedge, pair_weight, smooth_min;
+    double retrain_dropedge;
+    bool pairnorm, hop_weights, gate, dual, residual, smooth_retrain;
+    long diag_sample, pair_window_days;
+} ho;
+
 static struct svc_opt train_opts[] = {
     {"data", SVC_OPT_STR, &o.data, NULL, "DIR",
      "folder with train.txt and optionally valid.txt, test.txt", 0, 0, true},
     {"model", SVC_OPT_STR, &o.model, "lightgcn", "NAME",
-     "pop, itemknn, ease, mf, lightgcn or gcn", 0, 0, false},
+     "pop, itemknn, ease, mf, lightgcn, gcn or hognn", 0, 0, false},
     {"layers", SVC_OPT_INT, &o.layers, "3", "L",
      "propagation hops (lightgcn) or layers (gcn)", 0, 16, false},
     {"dim", SVC_OPT_INT, &o.dim, "64", "D", "embedding width", 1, 4096, false},
@@ -62,6 +71,45 @@ static struct svc_opt train_opts[] = {
      "write the trained embeddings as a snapshot folder", 0, 0, false},
     {"report", SVC_OPT_STR, &o.report, NULL, "FILE",
      "write a JSON report of the run", 0, 0, false},
+    {"alpha", SVC_OPT_DOUBLE, &ho.alpha, "0.1", "A",
+     "hognn: share of hop 0 mixed back at each hop", 0, 1, false},
+    {"pairnorm", SVC_OPT_BOOL, &ho.pairnorm, "false", NULL,
+     "hognn: PairNorm after each hop", 0, 0, false},
+    {"pn-scale", SVC_OPT_DOUBLE, &ho.pn_scale, "1", "S",
+     "hognn: PairNorm's root mean squared row norm", 1e-6, 1e6, false},
+    {"hop-weights", SVC_OPT_BOOL, &ho.hop_weights, "true", NULL,
+     "hognn: learn per-hop weights (softmax over logits)", 0, 0, false},
+    {"gate", SVC_OPT_BOOL, &ho.gate, "true", NULL,
+     "hognn: per-node gate over hops from hop 0 and hop k", 0, 0, false},
+    {"dropedge", SVC_OPT_DOUBLE, &ho.dropedge, "0.1", "P",
+     "hognn: share of edges dropped afresh each epoch", 0, 0.9, false},
+    {"dual", SVC_OPT_BOOL, &ho.dual, "true", NULL,
+     "hognn: separate source item embeddings for item->item pairs", 0, 0,
+     false},
+    {"pair-weight", SVC_OPT_DOUBLE, &ho.pair_weight, "1", "W",
+     "hognn: weight of the directed item->item pair loss", 0, 1000, false},
+    {"pairs", SVC_OPT_STR, &ho.pairs, NULL, "FILE",
+     "hognn: directed pairs 'i j' (default DIR/pairs_train.txt when "
+     "present; 'none' for none)",
+     0, 0, false},
+    {"pair-window-days", SVC_OPT_INT, &ho.pair_window_days, "14", "D",
+     "hognn: without a pairs file, pairs come from DIR/events.csv: a cart "
+     "or purchase, then another item within D days",
+     1, 3650, false},
+    {"categories", SVC_OPT_STR, &ho.categories, NULL, "FILE",
+     "hognn: item categories, one per line (default "
+     "DIR/item_categories.txt when present; 'none' for none)",
+     0, 0, false},
+    {"residual", SVC_OPT_BOOL, &ho.residual, "false", NULL,
+     "gcn: residual connections, H' = ReLU(A H W) + H", 0, 0, false},
+    {"diag-sample", SVC_OPT_INT, &ho.diag_sample, "0", "N",
+     "nodes sampled for MAD (0: all)", 0, 100000000, false},
+    {"smooth-min", SVC_OPT_DOUBLE, &ho.smooth_min, "0.1", "X",
+     "warn when the final embeddings' std falls below X", 0, 1e6, false},
+    {"smooth-retrain", SVC_OPT_BOOL, &ho.smooth_retrain, "false", NULL,
+     "hognn: retrain with DropEdge on when the std guard fires", 0, 0, false},
+    {"retrain-dropedge", SVC_OPT_DOUBLE, &ho.retrain_dropedge, "0.2", "P",
+     "DropEdge share of the guard's retraining", 0.01, 0.9, false},
     SVC_COMMON_OPTS,
     {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
 };
@@ -163,6 +211,11 @@ struct run {
     struct gnn_model *model;
     json_t *report;
     struct progress_ctx pc;
+    int32_t *pairs, *item_cat; /* hognn's side data */
+    int64_t n_pairs;
+    int32_t n_cats;
+    json_t *diag; /* diagnostics per hop */
+    json_t *guard;
 };
 
 static void run_free(struct run *r)
@@ -175,6 +228,10 @@ static void run_free(struct run *r)
     gnn_dataset_free(&r->ds);
     json_decref(r->report);
     json_decref(r->pc.history);
+    free(r->pairs);
+    free(r->item_cat);
+    json_decref(r->diag);
+    json_decref(r->guard);
 }
 
 static int thread_count(void)
@@ -209,6 +266,173 @@ static int load(const struct svc_cmd *cmd, struct run *r, struct gnn_error *err)
     return ret;
 }
 
+/* -------------------------------------------------------------- hognn */
+
+#define DIAG_MAX 18 /* hops 0..16 and the final outputs */
+
+/* DIR/NAME when opt is NULL and the file exists; NULL for "none". */
+static const char *side_path(const char *opt, const char *name, char *buf,
+                             size_t size)
+{
+    if (opt != NULL)
+        return strcmp(opt, "none") == 0 ? NULL : opt;
+    snprintf(buf, size, "%s/%s", o.data, name);
+    return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+/* Fill hognn's and gcn's settings and load the side files. */
+static int hognn_setup(struct run *r, struct gnn_model_config *mc,
+                       struct gnn_error *err)
+{
+    struct gnn_hognn_config *h = &mc->hognn;
+    char buf[4096];
+    const char *path;
+    int ret;
+
+    mc->gcn_residual = ho.residual;
+    h->alpha = (float)ho.alpha;
+    h->pairnorm = ho.pairnorm;
+    h->pn_scale = (float)ho.pn_scale;
+    h->hop_weights = ho.hop_weights;
+    h->gate = ho.gate;
+    h->dropedge = (float)ho.dropedge;
+    h->dual = ho.dual;
+    h->pair_weight = (float)ho.pair_weight;
+    h->seed = (uint64_t)o.seed + 2;
+    if (mc->kind != GNN_MODEL_HOGNN)
+        return 0;
+    path = side_path(ho.pairs, "pairs_train.txt", buf, sizeof(buf));
+    if (path != NULL && r->pairs == NULL) {
+        ret = gnn_pairs_load(path, r->ds.n_items, &r->pairs, &r->n_pairs, err);
+        if (ret != 0)
+            return ret;
+        svc_log_info("pairs loaded", "file=%s pairs=%lld", path,
+                     (long long)r->n_pairs);
+    } else if (ho.pairs == NULL && r->pairs == NULL &&
+               side_path(NULL, "events.csv", buf, sizeof(buf)) != NULL) {
+        ret = gnn_pairs_from_events(o.data, &r->graph.ui, 3600,
+                                    ho.pair_window_days * 86400, &r->pairs,
+                                    &r->n_pairs, err);
+        if (ret != 0)
+            return ret;
+        svc_log_info("pairs from events", "file=%s pairs=%lld", buf,
+                     (long long)r->n_pairs);
+    }
+    path = side_path(ho.categories, "item_categories.txt", buf, sizeof(buf));
+    if (path != NULL && r->item_cat == NULL) {
+        ret = gnn_categories_load(path, r->ds.n_items, &r->item_cat, &r->n_cats,
+                                  err);
+        if (ret != 0)
+            return ret;
+        svc_log_info("categories loaded", "file=%s categories=%d", path,
+                     r->n_cats);
+    }
+    h->pairs = r->pairs;
+    h->n_pairs = r->n_pairs;
+    h->item_cat = r->item_cat;
+    h->n_cats = r->n_cats;
+    return 0;
+}
+
+/* Diagnostics of r->model per hop into r->diag; the final entry too. */
+static int diagnose(struct run *r, struct gnn_diag *fin, struct gnn_error *err)
+{
+    struct gnn_diag d[DIAG_MAX];
+    int32_t n;
+    int ret = gnn_diag_model(r->model, (int32_t)ho.diag_sample,
+                             (uint64_t)o.seed, d, DIAG_MAX, &n, err);
+
+    if (ret != 0)
+        return ret;
+    json_decref(r->diag);
+    r->diag = json_array();
+    for (int32_t k = 0; k < n; k++) {
+        json_t *e =
+            json_pack("{s:i, s:f, s:f, s:f}", "hop", (json_int_t)d[k].hop,
+                      "std", d[k].std, "mad", d[k].mad, "energy", d[k].energy);
+        if (d[k].hop < 0) {
+            *fin = d[k];
+            json_decref(e);
+            continue;
+        }
+        json_array_append_new(r->diag, e);
+        svc_log_info("smoothing", "hop=%d std=%.5f mad=%.5f energy=%.6f",
+                     d[k].hop, d[k].std, d[k].mad, d[k].energy);
+    }
+    svc_log_info("smoothing", "hop=final std=%.5f mad=%.5f energy=%.6f",
+                 fin->std, fin->mad, fin->energy);
+    return 0;
+}
+
+/*
+ * Measure over-smoothing; when the final std is under --smooth-min warn,
+ * and with --smooth-retrain retrain hognn once with DropEdge on.
+ */
+static int smoothing_guard(struct run *r, struct gnn_model_config *mc,
+                           const struct gnn_train_config *tc,
+                           struct gnn_train_result *res, struct gnn_error *err)
+{
+    struct gnn_diag fin;
+    int retrained = 0, ret;
+
+    if (!gnn_model_trainable(r->model))
+        return 0;
+    ret = diagnose(r, &fin, err);
+    if (ret != 0)
+        return ret;
+    int flagged = gnn_diag_smoothed(&fin, ho.smooth_min);
+    if (flagged)
+        svc_log_warn("embeddings over-smoothed",
+                     "std=%.5f threshold=%.5f mad=%.5f", fin.std, ho.smooth_min,
+                     fin.mad);
+    if (flagged && ho.smooth_retrain && mc->kind == GNN_MODEL_HOGNN &&
+        mc->hognn.dropedge < (float)ho.retrain_dropedge) {
+        mc->hognn.dropedge = (float)ho.retrain_dropedge;
+        svc_log_info("retraining", "dropedge=%.2f", mc->hognn.dropedge);
+        gnn_model_free(r->model);
+        r->model = NULL;
+        ret = gnn_model_new(mc, &r->graph, &r->model, err);
+        if (ret == 0)
+            ret = gnn_train(r->model, r->valid.nnz > 0 ? &r->valid : NULL,
+                            o.track_test && r->test.nnz > 0 ? &r->test : NULL,
+                            tc, r->pool, res, err);
+        if (ret == 0)
+            ret = diagnose(r, &fin, err);
+        if (ret != 0)
+            return ret;
+        retrained = 1;
+    }
+    r->guard = json_pack(
+        "{s:f, s:f, s:f, s:f, s:b, s:b}", "std", fin.std, "mad", fin.mad,
+        "energy", fin.energy, "threshold", ho.smooth_min, "oversmoothed",
+        gnn_diag_smoothed(&fin, ho.smooth_min), "retrained", retrained);
+    return 0;
+}
+
+/* hognn's settings, the diagnostics and the guard into the report. */
+static void hognn_report(struct run *r, const struct gnn_model_config *mc)
+{
+    if (r->diag != NULL)
+        json_object_set(r->report, "diagnostics", r->diag);
+    if (r->guard != NULL)
+        json_object_set(r->report, "smoothing", r->guard);
+    if (mc->kind == GNN_MODEL_GCN)
+        json_object_set_new(r->report, "residual",
+                            json_boolean(mc->gcn_residual));
+    if (mc->kind != GNN_MODEL_HOGNN)
+        return;
+    const struct gnn_hognn_config *h = &mc->hognn;
+    json_object_set_new(
+        r->report, "hognn",
+        json_pack("{s:f, s:b, s:f, s:b, s:b, s:f, s:b, s:f, s:I, s:i}", "alpha",
+                  (double)h->alpha, "pairnorm", h->pairnorm, "pn_scale",
+                  (double)h->pn_scale, "hop_weights", h->hop_weights, "gate",
+                  h->gate, "dropedge", (double)h->dropedge, "dual", h->dual,
+                  "pair_weight", (double)h->pair_weight, "n_pairs",
+                  (json_int_t)h->n_pairs, "n_categories",
+                  (json_int_t)(h->item_cat ? h->n_cats : 0)));
+}
+
 static json_t *base_report(const struct run *r, int threads)
 {
     return json_pack(
@@ -240,6 +464,9 @@ static int train(const struct svc_cmd *cmd, struct run *r,
     mc.knn_neighbors = (int32_t)o.neighbors;
     mc.ease_lambda = (float)o.ease_lambda;
     mc.mem_limit = (int64_t)o.mem_limit_mb << 20;
+    ret = hognn_setup(r, &mc, err);
+    if (ret != 0)
+        return ret;
 
     gnn_train_config_default(&tc);
     tc.epochs = (int32_t)o.epochs;
@@ -266,6 +493,8 @@ static int train(const struct svc_cmd *cmd, struct run *r,
                     r->pool, &res, err);
     if (r->pc.open_line)
         printf("\n");
+    if (ret == 0)
+        ret = smoothing_guard(r, &mc, &tc, &res, err);
     if (ret != 0)
         return ret;
 
@@ -278,6 +507,7 @@ static int train(const struct svc_cmd *cmd, struct run *r,
     json_decref(figures);
     if (res.has_valid)
         json_object_set_new(r->report, "valid", gnn_metrics_json(&res.valid));
+    hognn_report(r, &mc);
     svc_log_info("trained",
                  "epochs=%d best_epoch=%d seconds_per_epoch=%.3f "
                  "train_seconds=%.1f",
@@ -403,11 +633,11 @@ static int run_train(const struct svc_cmd *cmd, int argc, char **argv)
     if (gnn_model_kind_parse(o.model) < 0 || strcmp(o.model, "embeddings") == 0)
         return svc_cli_usage_error(cmd,
                                    "--model: expected pop, itemknn, ease, "
-                                   "mf, lightgcn or gcn, got '%s'",
+                                   "mf, lightgcn, gcn or hognn, got '%s'",
                                    o.model);
     int kind = gnn_model_kind_parse(o.model);
     if (o.out != NULL && kind != GNN_MODEL_MF && kind != GNN_MODEL_LIGHTGCN &&
-        kind != GNN_MODEL_GCN)
+        kind != GNN_MODEL_GCN && kind != GNN_MODEL_HOGNN)
         return svc_cli_usage_error(cmd,
                                    "--out: model %s has no embeddings to "
                                    "write as a snapshot",

@@ -36,6 +36,8 @@ extern struct svc_common svc_common;
 extern struct svc_cmd svc_cmd_version;
 extern struct svc_cmd svc_cmd_train;
 extern struct svc_cmd svc_cmd_eval;
+extern struct svc_cmd svc_cmd_serve;
+extern struct svc_cmd svc_cmd_gen;
 
 /* Run hoprec with its command line; returns the process exit status. */
 int svc_main(int argc, char **argv);

@@ -9,8 +9,10 @@ struct svc_common svc_common;
 
 static struct svc_cmd *const commands[] = {
     &svc_cmd_version,
+    &svc_cmd_serve,
     &svc_cmd_train,
     &svc_cmd_eval,
+    &svc_cmd_gen,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -21,12 +21,22 @@
 
 struct svc_model; /* the registry of generations; one per server */
 struct svc_gen;   /* one published generation; read-only */
+struct gnn_snapshot;
 
 struct svc_model_config {
     const char *index_factory; /* FAISS factory string; "Flat" = exact */
     int search_threads;        /* threads FAISS may use per batch */
     int max_k;                 /* largest k + offset a query may ask */
     bool coalesce;             /* batch concurrent searches into one */
+    /* Optional; 0 picks the default. */
+    int nprobe;             /* IVF lists probed per query */
+    int ef_search;          /* HNSW candidate list size */
+    int coalesce_max_batch; /* queries per batch (default 64) */
+    int coalesce_wait_us;   /* longest wait for a batch to fill (200) */
+    /* Flat searches of at least this many queries are one BLAS matrix
+     * product; a process-wide FAISS setting, applied by svc_model_new().
+     * FAISS's own default is 20; coalesced batches are often smaller. */
+    int blas_threshold;
 };
 
 /* Which answer a recommendation request got. */
@@ -74,6 +84,16 @@ void svc_model_free(struct svc_model *m);
  */
 int svc_model_load(struct svc_model *m, const char *dir, struct svc_error *err);
 
+/*
+ * Publish an in-memory snapshot as the new current generation, as
+ * svc_model_load() does after reading a folder. Takes snap over in every
+ * case (freed with gnn_snapshot_free() on failure, or when the
+ * generation goes). SVC_EINVAL for an inconsistent snapshot (sizes,
+ * duplicate ids, seen rows out of range).
+ */
+int svc_model_publish(struct svc_model *m, struct gnn_snapshot *snap,
+                      struct svc_error *err);
+
 /* The current generation with a reference taken, or NULL if none yet. */
 struct svc_gen *svc_model_acquire(struct svc_model *m);
 
@@ -97,6 +117,21 @@ int svc_gen_related(struct svc_gen *g, const char *item_id, int k, int offset,
  */
 int svc_model_set_hidden(struct svc_model *m, const char *item_id, bool hidden,
                          struct svc_error *err);
+
+/*
+ * Record that user_id interacted with item_id with weight (negative for
+ * negative feedback), in memory, at once: later recommendations for the
+ * user exclude the item when exclude_seen is set, and a user the model
+ * has no row for, or whose item the generation has not learned from,
+ * gets an on-the-fly embedding built from these items. Thread-safe
+ * against readers and loads. The most recent 256 interactions per user
+ * are kept. SVC_ENOTFOUND when no generation knows the item, SVC_EINVAL
+ * for an empty id or a non-finite weight, SVC_EUNAVAILABLE before the
+ * first generation.
+ */
+int svc_model_add_interaction(struct svc_model *m, const char *user_id,
+                              const char *item_id, float weight,
+                              struct svc_error *err);
 
 /* Monotonic version of g (1 for the first generation loaded). */
 int64_t svc_gen_version(const struct svc_gen *g);

@@ -18,6 +18,7 @@
 
 #include "gnn_err.h"
 #include "gnn_graph.h"
+#include "gnn_hognn.h"
 #include "gnn_pool.h"
 
 enum gnn_model_kind {
@@ -28,6 +29,7 @@ enum gnn_model_kind {
     GNN_MODEL_LIGHTGCN,   /* mean of K parameter-free hops */
     GNN_MODEL_GCN,        /* ReLU(A H W) stacked L times */
     GNN_MODEL_EMBEDDINGS, /* fixed embeddings, e.g. from a snapshot */
+    GNN_MODEL_HOGNN,      /* high-order, anti-over-smoothing (gnn_hognn.h) */
 };
 
 struct gnn_model_config {
@@ -39,6 +41,9 @@ struct gnn_model_config {
     int32_t knn_neighbors; /* itemknn: neighbours kept per item */
     float ease_lambda;     /* ease: added to the Gram matrix diagonal */
     int64_t mem_limit;     /* ease: largest item x item matrix, bytes */
+    int32_t gcn_residual;  /* gcn: nonzero for H' = ReLU(A H W) + H */
+    /* hognn's switches and side data: */
+    struct gnn_hognn_config hognn;
 };
 
 /* Defaults for kind: dim 64, 3 layers, std 0.1, 100 neighbours, ... */
@@ -79,6 +84,20 @@ struct gnn_model_ops {
                   float *out);
     /* Free what init allocated beyond params (priv). */
     void (*destroy)(struct gnn_model *m);
+    /* Optional. Called by the trainer with training 1 before the
+     * batches of epoch (1-based), and with training 0 before forwards
+     * whose outputs are evaluated or kept (DropEdge draws per epoch). */
+    void (*set_phase)(struct gnn_model *m, int32_t epoch, int training);
+    /* Optional. An extra loss term for batch b of n_b in the epoch,
+     * after the BPR term and before backward: adds its gradient into
+     * grad_user/grad_item (and gradients the model keeps itself) and
+     * returns the term's value. */
+    double (*extra_loss)(struct gnn_model *m, int64_t b, int64_t n_b);
+    /* Optional. Hop (or layer) k's node table, users then items then
+     * any extra nodes, k in 0..*n_hops-1; *n_rows gets its rows. NULL
+     * when k is out of range. For over-smoothing diagnostics. */
+    const float *(*hop)(const struct gnn_model *m, int32_t k, int32_t *n_hops,
+                        int32_t *n_rows);
 };
 
 struct gnn_model {
@@ -160,5 +179,6 @@ extern const struct gnn_model_ops gnn__ops_mf;
 extern const struct gnn_model_ops gnn__ops_lightgcn;
 extern const struct gnn_model_ops gnn__ops_gcn;
 extern const struct gnn_model_ops gnn__ops_embeddings;
+extern const struct gnn_model_ops gnn__ops_hognn;
 
 #endif

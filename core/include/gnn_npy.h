@@ -92,12 +92,19 @@ void gnn_npy_free(struct gnn_npy_array *a);
  *
  * gnn__file_read() reads path into a new buffer (*buf, freed by the
  * caller; *len bytes plus a NUL after them), refusing files over max_bytes
- * with GNN_EFORMAT. gnn__file_write() creates path (O_EXCL when excl),
- * writes the len bytes, fsyncs and closes it, and adds the bytes' CRC-32
- * to *crc when crc is not NULL. gnn__crc32() is zlib's CRC-32 of a buffer.
+ * with GNN_EFORMAT; gnn__file_read_at() opens name relative to the folder
+ * dirfd (or AT_FDCWD) and names it path in errors.
+ *
+ * gnn__file_write() creates path (O_EXCL when excl), writes the n_parts
+ * buffers parts[i] of lens[i] bytes, fsyncs and closes it, and adds the
+ * bytes' CRC-32 to *crc when crc is not NULL. gnn__crc32() is zlib's
+ * CRC-32 of a buffer.
  */
 int gnn__file_read(const char *path, size_t max_bytes, char **buf, size_t *len,
                    struct gnn_error *err);
+int gnn__file_read_at(int dirfd, const char *name, const char *path,
+                      size_t max_bytes, char **buf, size_t *len,
+                      struct gnn_error *err);
 uint32_t gnn__crc32(const void *buf, size_t len);
 int gnn__file_write(const char *path, int excl, const void *const *parts,
                     const size_t *lens, int n_parts, uint32_t *crc,

@@ -16,7 +16,10 @@
  *
  * A snapshot is written to a temporary folder beside the target, every
  * file fsynced, then renamed into place, so a reader sees either the old
- * folder or the complete new one.
+ * folder or the complete new one. An existing folder is swapped with the
+ * new one in one step (renameat2 RENAME_EXCHANGE) where the file system
+ * allows, else renamed aside first; the loader reads every file through
+ * one open folder and starts again when the folder was replaced under it.
  *
  * manifest.json holds "format": "hoprec-snapshot", "format_version",
  * "model", "dim", "n_users", "n_items", "checksum": "crc32" and "files":

@@ -234,3 +234,55 @@ Test(npy, missing_file_is_enoent_and_bad_arguments_einval)
         GNN_EIO);
     cr_assert(strstr(err.text, "/nonexistent/x.npy") != NULL);
 }
+
+/* Path of a file NumPy wrote, under tests/data/npy. */
+static const char *numpy_file(const char *name)
+{
+    static char p[512];
+    const char *src = getenv("HOPREC_SOURCE_ROOT");
+
+    cr_assert_not_null(src, "HOPREC_SOURCE_ROOT is not set");
+    snprintf(p, sizeof(p), "%s/tests/data/npy/%s", src, name);
+    return p;
+}
+
+Test(npy, files_written_by_numpy_load)
+{
+    struct gnn_npy_array a;
+    struct gnn_error err;
+
+    cr_assert_eq(gnn_npy_load(numpy_file("numpy_f4_3x4.npy"), &a, &err), 0,
+                 "%s", err.text);
+    cr_assert_eq(a.info.dtype, GNN_NPY_F32);
+    cr_assert(a.info.ndim == 2 && a.info.shape[0] == 3 && a.info.shape[1] == 4);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(((float *)a.data)[i], (float)i * 0.5f - 1.0f);
+
+    /* Our header for the same array is NumPy's, byte for byte. */
+    char h[GNN_NPY_HEADER_MAX], *file;
+    size_t len, file_len;
+    cr_assert_eq(gnn_npy_header(GNN_NPY_F32, 2, a.info.shape, h, &len, NULL),
+                 0);
+    cr_assert_eq(gnn__file_read(numpy_file("numpy_f4_3x4.npy"), 4096, &file,
+                                &file_len, NULL),
+                 0);
+    cr_assert_eq(len, a.info.data_offset);
+    cr_assert(memcmp(h, file, len) == 0, "header differs from NumPy's");
+    free(file);
+    gnn_npy_free(&a);
+
+    cr_assert_eq(gnn_npy_load(numpy_file("numpy_i8_2.npy"), &a, &err), 0);
+    cr_assert_eq(a.info.dtype, GNN_NPY_I64);
+    cr_assert_eq(((int64_t *)a.data)[1], (int64_t)1 << 40);
+    gnn_npy_free(&a);
+
+    cr_assert_eq(gnn_npy_load(numpy_file("numpy_i4_0.npy"), &a, &err), 0);
+    cr_assert(a.info.dtype == GNN_NPY_I32 && a.info.shape[0] == 0);
+    gnn_npy_free(&a);
+
+    const char *refused[] = {"numpy_f8_3.npy", "numpy_fortran_2x3.npy",
+                             "numpy_be_f4_2.npy"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(gnn_npy_load(numpy_file(refused[i]), &a, &err),
+                     GNN_EFORMAT, "%s was accepted", refused[i]);
+}

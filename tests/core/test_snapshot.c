@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,11 @@ static int rm_entry(const char *p, const struct stat *st, int flag,
 
 static void setup(void)
 {
+    /* tmpfs when there is one: the mangling test rewrites a file some
+     * thousand times, which a busy disk throttles to seconds. */
     strcpy(root, "/tmp/hoprec-snap-XXXXXX");
+    if (access("/dev/shm", W_OK) == 0)
+        strcpy(root, "/dev/shm/hoprec-snap-XXXXXX");
     cr_assert_not_null(mkdtemp(root));
     snprintf(snap, sizeof(snap), "%s/model", root);
 }
@@ -133,6 +138,9 @@ Test(snapshot, round_trip_is_bit_exact)
     cr_assert_eq(gnn_snapshot_load(snap, &r, &err), 0, "%s", err.text);
     assert_same(s, r);
     cr_assert_eq(entries_in_root(), 1, "temporary folders were left");
+    struct stat st;
+    cr_assert_eq(stat(snap, &st), 0);
+    cr_assert_eq(st.st_mode & 0755, 0755, "others cannot read the folder");
     gnn_snapshot_free(s);
     gnn_snapshot_free(r);
     gnn_snapshot_free(NULL);
@@ -486,4 +494,84 @@ Test(snapshot, bad_manifests_are_detected)
     unlink(path);
     cr_assert_eq(gnn_snapshot_load(snap, &r, &err), GNN_ENOENT);
     cr_assert_eq(gnn_snapshot_load("/nonexistent", &r, &err), GNN_ENOENT);
+}
+
+Test(snapshot, mangled_manifests_never_crash_the_loader)
+{
+    static const char repl[] = {'9', '"', '}', 0};
+    size_t len;
+
+    fresh_snapshot();
+    char *orig = slurp("manifest.json", &len);
+    int rejected = 0;
+
+    for (size_t pos = 0; pos < len; pos++) {
+        for (size_t r = 0; r < sizeof(repl); r++) {
+            struct gnn_snapshot *s = NULL;
+            struct gnn_error err;
+            char saved = orig[pos];
+
+            orig[pos] = repl[r];
+            rewrite("manifest.json", orig, len);
+            orig[pos] = saved;
+            int ret = gnn_snapshot_load(snap, &s, &err);
+            cr_assert(ret == 0 || ret == GNN_EFORMAT,
+                      "byte %zu set to %d: code %d (%s)", pos, repl[r], ret,
+                      err.text);
+            if (ret == 0) {
+                cr_assert_eq(s->n_users, 7);
+                cr_assert_eq(s->n_items, 9);
+            }
+            rejected += ret != 0;
+            gnn_snapshot_free(s);
+        }
+    }
+    cr_assert_gt(rejected, (int)len, "most changes should be caught");
+    free(orig);
+}
+
+/* ---------------------------------------------------- concurrency */
+
+struct writer {
+    struct gnn_snapshot *a, *b;
+    int rounds;
+    volatile int done;
+    int failures;
+};
+
+static void *write_alternately(void *arg)
+{
+    struct writer *w = arg;
+
+    for (int r = 0; r < w->rounds; r++) {
+        if (gnn_snapshot_write(r % 2 ? w->b : w->a, snap, NULL) != 0)
+            w->failures++;
+    }
+    w->done = 1;
+    return NULL;
+}
+
+Test(snapshot, readers_see_the_old_or_the_new_snapshot_never_a_mix)
+{
+    struct writer w = {sample(4, 40, 30), sample(6, 25, 50), 60, 0, 0};
+    struct gnn_error err;
+    pthread_t t;
+    int loads = 0;
+
+    cr_assert_eq(gnn_snapshot_write(w.a, snap, NULL), 0);
+    cr_assert_eq(pthread_create(&t, NULL, write_alternately, &w), 0);
+    while (!w.done) {
+        struct gnn_snapshot *r;
+        int ret = gnn_snapshot_load(snap, &r, &err);
+        cr_assert_eq(ret, 0, "load %d during a replace: %s", loads, err.text);
+        assert_same(r->n_users == w.a->n_users ? w.a : w.b, r);
+        gnn_snapshot_free(r);
+        loads++;
+    }
+    pthread_join(t, NULL);
+    cr_assert_eq(w.failures, 0);
+    cr_assert_gt(loads, 0);
+    cr_assert_eq(entries_in_root(), 1, "old or temporary folders remain");
+    gnn_snapshot_free(w.a);
+    gnn_snapshot_free(w.b);
 }

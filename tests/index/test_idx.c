@@ -521,3 +521,54 @@ Test(idx, thread_count_leaves_answers_and_caller_setting_alone)
     idx_free(a);
     idx_free(b);
 }
+
+/* A skip() whose answer flips after the first question about a row, as
+ * when an item is hidden while a query runs. */
+static bool skip_on_second_ask(const void *ctx, int64_t row)
+{
+    unsigned char *asked = (unsigned char *)ctx;
+
+    return asked[row]++ > 0;
+}
+
+Test(idx, rows_hidden_during_an_exact_scan_never_shorten_the_answer)
+{
+    struct idx *ix = build(NULL);
+    static unsigned char asked[N];
+    int64_t excl[N / 2], labels[K];
+    float scores[K];
+
+    for (int i = 0; i < N / 2; i++)
+        excl[i] = 2 * i;
+    struct idx_query q = {.vec = queries,
+                          .dim = DIM,
+                          .k = K,
+                          .exclude = excl,
+                          .n_exclude = N / 2,
+                          .skip = skip_on_second_ask,
+                          .skip_ctx = asked,
+                          .labels = labels,
+                          .scores = scores};
+    cr_assert_eq(idx_search_filtered(ix, &q, 1, NULL), 0);
+    cr_assert_eq(q.n_found, K, "answer cut to %d by a late change", q.n_found);
+    idx_free(ix);
+}
+
+/* A lower BLAS threshold changes how FAISS computes, not what it finds. */
+Test(idx, blas_threshold_changes_the_path_not_the_answer)
+{
+    struct idx *ix = build(NULL);
+    float s1[NQ * K], s2[NQ * K];
+    int64_t l1[NQ * K], l2[NQ * K];
+    int old = idx_set_blas_threshold(0);
+
+    cr_assert_gt(old, 0);
+    cr_assert_eq(idx_search(ix, NQ, queries, DIM, K, s1, l1, NULL), 0);
+    cr_assert_eq(idx_set_blas_threshold(2), old);
+    cr_assert_eq(idx_set_blas_threshold(0), 2);
+    cr_assert_eq(idx_search(ix, NQ, queries, DIM, K, s2, l2, NULL), 0);
+    idx_set_blas_threshold(old);
+    for (int i = 0; i < NQ * K; i++)
+        cr_assert_float_eq(s1[i], s2[i], 1e-4, "score %d differs", i);
+    idx_free(ix);
+}

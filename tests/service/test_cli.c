@@ -134,3 +134,37 @@ Test(cli, help_is_printed_and_reported, .init = cr_redirect_stdout)
     fflush(stdout);
     cr_assert_stdout_neq_str("");
 }
+
+static char *long_text;
+
+static struct svc_opt wordy_opts[] = {
+    {"a-rather-long-option-name", SVC_OPT_STR, &long_text, "x", "VALUE",
+     "this help text is long enough that it has to be wrapped over several "
+     "lines of the terminal so that nothing runs past the right margin of "
+     "an eighty column screen",
+     0, 0, false},
+    {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
+};
+
+Test(cli, help_is_wrapped_within_80_columns, .init = cr_redirect_stdout)
+{
+    const struct svc_cmd wordy = {
+        .name = "wordy",
+        .usage = "[options]",
+        .description = "First paragraph, long enough to need wrapping, "
+                       "because it goes on and on about what the command "
+                       "does.\n\nSecond paragraph.",
+        .opts = wordy_opts,
+    };
+    char line[256];
+    int lines = 0;
+
+    svc_cli_print_help(&wordy);
+    fflush(stdout);
+    FILE *out = cr_get_redirected_stdout();
+    while (fgets(line, sizeof(line), out) != NULL) {
+        cr_assert_leq(strlen(line), 80, "too wide: %s", line);
+        lines++;
+    }
+    cr_assert_geq(lines, 10);
+}
