@@ -165,7 +165,9 @@ int gnn_diag_model(const struct gnn_model *m, int32_t sample, uint64_t seed,
     return 0;
 }
 
-int gnn_diag_smoothed(const struct gnn_diag *final, double threshold)
+int gnn_diag_smoothed(const struct gnn_diag *final, double std_min,
+                      double mad_min)
 {
-    return final->std < threshold;
+    return (std_min > 0.0 && final->std < std_min) ||
+           (mad_min > 0.0 && final->mad < mad_min);
 }

@@ -107,7 +107,16 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* Node edges: user-item both ways, then item-category both ways. */
+/*
+ * Node edges: user-item both ways, then item-category both ways.
+ *
+ * XXX(cold items): an item without interactions reaches its category's
+ * embedding through these edges, but it keeps its own untrained base row
+ * and, being a uniform negative like every item, is only ever pushed
+ * down; measured Recall@20 on cold items is 0 with or without categories
+ * (benchmarks/results/cold_items.md). Masking such items' base rows and
+ * keeping them out of the negatives is the missing step.
+ */
 static int build_adj(struct gnn_model *m, struct hognn *h,
                      struct gnn_error *err)
 {

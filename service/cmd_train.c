@@ -21,7 +21,7 @@ static struct {
 /* hognn's switches, gcn's residual and the smoothing guard. */
 static struct {
     char *pairs, *categories;
-    double alpha, pn_scale, dropedge, pair_weight, smooth_min;
+    double alpha, pn_scale, dropedge, pair_weight, smooth_min, smooth_mad_min;
     double retrain_dropedge, logit_scale;
     bool pairnorm, hop_weights, gate, dual, residual, smooth_retrain;
     long diag_sample, pair_window_days;
@@ -108,8 +108,10 @@ static struct svc_opt train_opts[] = {
      "nodes sampled for MAD (0: all)", 0, 100000000, false},
     {"smooth-min", SVC_OPT_DOUBLE, &ho.smooth_min, "0.1", "X",
      "warn when the final embeddings' std falls below X", 0, 1e6, false},
+    {"smooth-mad-min", SVC_OPT_DOUBLE, &ho.smooth_mad_min, "0.2", "X",
+     "warn when the final embeddings' MAD falls below X", 0, 2, false},
     {"smooth-retrain", SVC_OPT_BOOL, &ho.smooth_retrain, "false", NULL,
-     "hognn: retrain with DropEdge on when the std guard fires", 0, 0, false},
+     "hognn: retrain with DropEdge on when the guard fires", 0, 0, false},
     {"retrain-dropedge", SVC_OPT_DOUBLE, &ho.retrain_dropedge, "0.2", "P",
      "DropEdge share of the guard's retraining", 0.01, 0.9, false},
     SVC_COMMON_OPTS,
@@ -368,8 +370,9 @@ static int diagnose(struct run *r, struct gnn_diag *fin, struct gnn_error *err)
 }
 
 /*
- * Measure over-smoothing; when the final std is under --smooth-min warn,
- * and with --smooth-retrain retrain hognn once with DropEdge on.
+ * Measure over-smoothing; when the final std is under --smooth-min or the
+ * MAD under --smooth-mad-min warn, and with --smooth-retrain retrain
+ * hognn once with DropEdge on.
  */
 static int smoothing_guard(struct run *r, struct gnn_model_config *mc,
                            const struct gnn_train_config *tc,
@@ -383,11 +386,11 @@ static int smoothing_guard(struct run *r, struct gnn_model_config *mc,
     ret = diagnose(r, &fin, err);
     if (ret != 0)
         return ret;
-    int flagged = gnn_diag_smoothed(&fin, ho.smooth_min);
+    int flagged = gnn_diag_smoothed(&fin, ho.smooth_min, ho.smooth_mad_min);
     if (flagged)
         svc_log_warn("embeddings over-smoothed",
-                     "std=%.5f threshold=%.5f mad=%.5f", fin.std, ho.smooth_min,
-                     fin.mad);
+                     "std=%.5f std_min=%.5f mad=%.5f mad_min=%.5f", fin.std,
+                     ho.smooth_min, fin.mad, ho.smooth_mad_min);
     if (flagged && ho.smooth_retrain && mc->kind == GNN_MODEL_HOGNN &&
         mc->hognn.dropedge < (float)ho.retrain_dropedge) {
         mc->hognn.dropedge = (float)ho.retrain_dropedge;
@@ -405,10 +408,12 @@ static int smoothing_guard(struct run *r, struct gnn_model_config *mc,
             return ret;
         retrained = 1;
     }
-    r->guard = json_pack(
-        "{s:f, s:f, s:f, s:f, s:b, s:b}", "std", fin.std, "mad", fin.mad,
-        "energy", fin.energy, "threshold", ho.smooth_min, "oversmoothed",
-        gnn_diag_smoothed(&fin, ho.smooth_min), "retrained", retrained);
+    r->guard =
+        json_pack("{s:f, s:f, s:f, s:f, s:f, s:b, s:b}", "std", fin.std, "mad",
+                  fin.mad, "energy", fin.energy, "threshold", ho.smooth_min,
+                  "mad_threshold", ho.smooth_mad_min, "oversmoothed",
+                  gnn_diag_smoothed(&fin, ho.smooth_min, ho.smooth_mad_min),
+                  "retrained", retrained);
     return 0;
 }
 

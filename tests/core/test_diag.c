@@ -35,7 +35,9 @@ Test(diag, identical_rows_have_no_spread)
     cr_assert_float_eq(d.std, 0.0, 1e-9);
     cr_assert_float_eq(d.mad, 0.0, 1e-6);
     cr_assert_float_eq(d.energy, 0.0, 1e-9);
-    cr_assert(gnn_diag_smoothed(&d, GNN_DIAG_STD_MIN));
+    cr_assert(gnn_diag_smoothed(&d, GNN_DIAG_STD_MIN, 0.0));
+    cr_assert(gnn_diag_smoothed(&d, 0.0, GNN_DIAG_MAD_MIN));
+    cr_assert(!gnn_diag_smoothed(&d, 0.0, 0.0));
     gnn_csr_free(&a);
 }
 
@@ -71,6 +73,8 @@ Test(diag, figures_match_their_definitions)
         }
     }
     cr_assert_float_eq(d.mad, mad / pairs, 1e-5);
+    cr_assert(!gnn_diag_smoothed(&d, GNN_DIAG_STD_MIN, GNN_DIAG_MAD_MIN),
+              "random rows flagged: std %g mad %g", d.std, d.mad);
 
     for (int i = 0; i < N; i++)
         for (int c = 0; c < D; c++)
