@@ -669,33 +669,12 @@ static int read_ids(const char *name, int32_t n, struct gnn_snapshot *snap,
 static int write_snapshot(struct run *r, struct gnn_error *err)
 {
     const struct gnn_model *m = r->model;
-    const struct gnn_csr *ui = &r->graph.ui, *iu = &r->graph.iu;
     struct gnn_snapshot *snap = NULL;
-    size_t d = (size_t)m->dim;
     int ret;
 
-    ret = gnn_snapshot_new(o.model, m->dim, m->n_users, m->n_items, &snap, err);
+    ret = gnn_snapshot_from_model(m, &r->graph, o.model, &snap, err);
     if (ret != 0)
         return ret;
-    memcpy(snap->users, m->user_out, (size_t)m->n_users * d * 4);
-    memcpy(snap->items_source, m->item_source_out, (size_t)m->n_items * d * 4);
-    memcpy(snap->items_target, m->item_out, (size_t)m->n_items * d * 4);
-
-    snap->item_popularity = calloc((size_t)m->n_items + 1, sizeof(float));
-    snap->seen_indptr = malloc(((size_t)m->n_users + 1) * sizeof(int64_t));
-    snap->seen_items = malloc((size_t)(ui->nnz + 1) * sizeof(int32_t));
-    if (snap->item_popularity == NULL || snap->seen_indptr == NULL ||
-        snap->seen_items == NULL) {
-        ret = gnn_error_set(err, GNN_ENOMEM, "cannot build the snapshot");
-        goto out;
-    }
-    for (int32_t i = 0; i < m->n_items; i++) {
-        for (int64_t k = iu->row_ptr[i]; k < iu->row_ptr[i + 1]; k++)
-            snap->item_popularity[i] += iu->val[k];
-    }
-    memcpy(snap->seen_indptr, ui->row_ptr,
-           ((size_t)m->n_users + 1) * sizeof(int64_t));
-    memcpy(snap->seen_items, ui->col_idx, (size_t)ui->nnz * sizeof(int32_t));
 
     ret =
         read_ids("users.txt", m->n_users, snap, gnn_snapshot_set_user_id, err);
