@@ -42,6 +42,8 @@ static struct {
     long max_events;
     char *index_factory;
     long search_threads;
+    long ef_search;
+    long nprobe;
     bool coalesce;
 } o;
 
@@ -107,8 +109,15 @@ static struct svc_opt serve_opts[] = {
      "FAISS index factory string for the served indexes", 0, 0, false},
     {"search-threads", SVC_OPT_INT, &o.search_threads, "1", "N",
      "threads FAISS may use for one search", 1, 256, false},
-    {"coalesce", SVC_OPT_BOOL, &o.coalesce, "false", NULL,
-     "batch concurrent searches into one FAISS call", 0, 0, false},
+    {"ef-search", SVC_OPT_INT, &o.ef_search, "64", "N",
+     "HNSW indexes: candidates kept per search (recall against speed)", 1,
+     100000, false},
+    {"nprobe", SVC_OPT_INT, &o.nprobe, "16", "N",
+     "IVF indexes: inverted lists visited per search", 1, 1000000, false},
+    {"coalesce", SVC_OPT_BOOL, &o.coalesce, "true", NULL,
+     "batch concurrent exact searches into one FAISS call (one matrix "
+     "product); approximate indexes search each query alone",
+     0, 0, false},
     SVC_COMMON_OPTS,
     {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
 };
@@ -227,6 +236,8 @@ static int open_model(const struct svc_cmd *cmd, struct svc_ctx *ctx)
         .search_threads = (int)o.search_threads,
         .max_k = (int)o.max_k,
         .coalesce = o.coalesce,
+        .ef_search = (int)o.ef_search,
+        .nprobe = (int)o.nprobe,
     };
     struct svc_error err;
     char *latest = NULL;
@@ -334,20 +345,56 @@ static int catch_signals(void)
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+    if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGHUP, &sa, NULL) != 0)
         return -1;
     signal(SIGPIPE, SIG_IGN);
     return 0;
 }
 
-/* Wait for SIGTERM or SIGINT, then drain. Later signals are ignored: the
- * drain is bounded by --drain-timeout already. */
-static void wait_and_drain(struct svc_server *server)
+/*
+ * SIGHUP: read the --snapshot folder again and swap it in, so that an
+ * offline-trained model goes live without a restart. Requests keep being
+ * answered from the current generation while the new one is built; a
+ * snapshot that cannot be served leaves the current one in place. With
+ * --data-dir the learner owns the generations, so the signal is ignored.
+ */
+static void reload_snapshot(struct svc_ctx *ctx)
+{
+    struct svc_error err;
+    char text[300];
+
+    if (o.data_dir != NULL || o.snapshot == NULL || ctx->model == NULL) {
+        svc_log_warn("SIGHUP ignored", "reason=%s",
+                     o.data_dir != NULL ? "the learner owns the generations"
+                                        : "no --snapshot to reload");
+        return;
+    }
+    if (svc_model_load(ctx->model, o.snapshot, &err) != 0) {
+        svc_log_error("snapshot reload failed; the current model stays",
+                      "snapshot=%s error=%s", o.snapshot,
+                      svc_log_quote(text, sizeof(text), err.text));
+        return;
+    }
+    svc_log_info("snapshot reloaded", "snapshot=%s", o.snapshot);
+}
+
+/* Wait for SIGTERM or SIGINT, reloading on SIGHUP, then drain. Later
+ * signals are ignored: the drain is bounded by --drain-timeout already. */
+static void wait_and_drain(struct svc_ctx *ctx, struct svc_server *server)
 {
     unsigned char sig = 0;
 
-    while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        if (read(signal_pipe[0], &sig, 1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (sig != SIGHUP)
+            break;
+        reload_snapshot(ctx);
+    }
     svc_log_info("draining", "signal=%s drain_timeout_s=%g",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", o.drain_timeout);
     long left = svc_server_drain(server, o.drain_timeout);
@@ -459,7 +506,7 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
                  svc_server_port(server), o.threads,
                  cert != NULL ? "on" : "off");
 
-    wait_and_drain(server);
+    wait_and_drain(&ctx, server);
     svc_server_free(server);
     svc_log_info("stopped", NULL);
 
@@ -489,7 +536,9 @@ struct svc_cmd svc_cmd_serve = {
     .description =
         "Serves the HTTP API of openapi.yaml from a model snapshot. Stops "
         "accepting on SIGTERM or SIGINT, finishes the requests in flight "
-        "(up to --drain-timeout), then exits 0.\n\n"
+        "(up to --drain-timeout), then exits 0. On SIGHUP it reads the "
+        "--snapshot folder again and swaps the new model in without "
+        "dropping a request.\n\n"
         "API keys come from --api-keys FILE and from the comma-separated "
         "lists in HOPREC_API_KEYS_READ, HOPREC_API_KEYS_INGEST and "
         "HOPREC_API_KEYS_ADMIN. With no key at all, read and ingest routes "

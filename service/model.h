@@ -27,10 +27,10 @@ struct svc_model_config {
     const char *index_factory; /* FAISS factory string; "Flat" = exact */
     int search_threads;        /* threads FAISS may use per batch */
     int max_k;                 /* largest k + offset a query may ask */
-    bool coalesce;             /* batch concurrent searches into one */
+    bool coalesce;             /* batch concurrent exact searches */
     /* Optional; 0 picks the default. */
-    int nprobe;             /* IVF lists probed per query */
-    int ef_search;          /* HNSW candidate list size */
+    int nprobe;             /* IVF lists probed per query (16) */
+    int ef_search;          /* HNSW candidate list size (64) */
     int coalesce_max_batch; /* queries per batch (default 64) */
     int coalesce_wait_us;   /* longest wait for a batch to fill (200) */
     /* Flat searches of at least this many queries are one BLAS matrix

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +22,21 @@
 static struct server_proc srv;
 static char snap_dir[64];
 
-/* Users and items with deterministic, distinct embeddings; user u has
- * seen items u and u + 1. Ids hold characters that need encoding. */
-static void write_snapshot(void)
+/* Users and n_items items with deterministic, distinct embeddings; user
+ * u has seen items u and u + 1. Ids hold characters that need encoding. */
+static void write_snapshot_to(const char *dir, int n_items)
 {
     struct gnn_snapshot *s;
     char id[32];
 
-    cr_assert_eq(gnn_snapshot_new("test", DIM, USERS, ITEMS, &s, NULL), 0);
+    cr_assert_eq(gnn_snapshot_new("test", DIM, USERS, n_items, &s, NULL), 0);
     for (int u = 0; u < USERS; u++) {
         snprintf(id, sizeof(id), "user/%d", u);
         cr_assert_eq(gnn_snapshot_set_user_id(s, u, id, NULL), 0);
         for (int d = 0; d < DIM; d++)
             s->users[u * DIM + d] = sinf((float)(u * 7 + d * 3 + 1));
     }
-    for (int i = 0; i < ITEMS; i++) {
+    for (int i = 0; i < n_items; i++) {
         snprintf(id, sizeof(id), "sku %d", i);
         cr_assert_eq(gnn_snapshot_set_item_id(s, i, id, NULL), 0);
         for (int d = 0; d < DIM; d++) {
@@ -50,10 +51,15 @@ static void write_snapshot(void)
         s->seen_items[2 * u] = u;
         s->seen_items[2 * u + 1] = u + 1;
     }
+    cr_assert_eq(gnn_snapshot_write(s, dir, NULL), 0);
+    gnn_snapshot_free(s);
+}
+
+static void write_snapshot(void)
+{
     snprintf(snap_dir, sizeof(snap_dir), "/tmp/hoprec-e2e-snap-%d",
              (int)getpid());
-    cr_assert_eq(gnn_snapshot_write(s, snap_dir, NULL), 0);
-    gnn_snapshot_free(s);
+    write_snapshot_to(snap_dir, ITEMS);
 }
 
 static void setup(void)
@@ -409,4 +415,57 @@ Test(serve_model, retrain_publishes_a_new_generation)
     json_decref(m);
     http_resp_free(&r);
     cr_assert_eq(server_stop(&learner, 30), 0);
+}
+
+/* The model version and item count /v1/model reports, polled until the
+ * version reaches want (at most about 10 s). */
+static int wait_for_version(int port, int want, int *n_items)
+{
+    struct timespec nap = {0, 50 * 1000 * 1000};
+    int version = 0;
+
+    for (int i = 0; i < 200 && version < want; i++) {
+        struct http_resp r;
+        if (i > 0)
+            nanosleep(&nap, NULL);
+        cr_assert_eq(http_request(port, "GET", "/v1/model", NULL, NULL, &r), 0);
+        json_t *m = json_loadb(r.body, r.body_len, 0, NULL);
+        version = (int)json_integer_value(json_object_get(m, "model_version"));
+        *n_items = (int)json_integer_value(json_object_get(m, "n_items"));
+        json_decref(m);
+        http_resp_free(&r);
+    }
+    return version;
+}
+
+Test(serve_model, sighup_swaps_in_the_rewritten_snapshot)
+{
+    struct server_proc other;
+    char dir[96], manifest[128];
+    int n_items = 0;
+
+    snprintf(dir, sizeof(dir), "%s/reloaded", snap_dir);
+    write_snapshot_to(dir, ITEMS);
+    const char *const args[] = {"--snapshot", dir, NULL};
+    cr_assert_eq(server_start(&other, args, NULL), 0);
+    cr_assert_eq(wait_for_version(other.port, 1, &n_items), 1);
+    cr_assert_eq(n_items, ITEMS);
+
+    /* A broken folder is refused and the current model keeps serving. */
+    snprintf(manifest, sizeof(manifest), "%s/manifest.json", dir);
+    FILE *f = fopen(manifest, "w");
+    cr_assert_not_null(f);
+    fputs("{\"format_version\": ", f);
+    fclose(f);
+    cr_assert_eq(kill(other.pid, SIGHUP), 0);
+    sleep(1);
+    cr_assert_eq(wait_for_version(other.port, 1, &n_items), 1);
+    cr_assert_eq(n_items, ITEMS, "the old generation still serves");
+
+    /* A good one goes live without a restart. */
+    write_snapshot_to(dir, ITEMS + 3);
+    cr_assert_eq(kill(other.pid, SIGHUP), 0);
+    cr_assert_eq(wait_for_version(other.port, 2, &n_items), 2);
+    cr_assert_eq(n_items, ITEMS + 3);
+    cr_assert_eq(server_stop(&other, 10), 0, "serve must exit 0");
 }
