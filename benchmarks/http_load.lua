@@ -29,14 +29,6 @@ function request()
   return wrk.format("GET", "/v1/users/" .. id .. "/recommendations?k=" .. k)
 end
 
-local non_200 = 0
-
-function response(status, headers, body)
-  if status ~= 200 then
-    non_200 = non_200 + 1
-  end
-end
-
 function done(summary, latency, requests)
   io.write(string.format("requests/s: %.0f\n",
                          summary.requests / (summary.duration / 1e6)))

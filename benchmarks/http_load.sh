@@ -64,27 +64,12 @@ if [ -z "$snapshot" ]; then
   fi
 fi
 
-log=$out/http_load_serve.log
-"$bin" serve --snapshot "$snapshot" --listen 127.0.0.1:0 \
-  --threads "$server_threads" --index-factory "$index" \
-  --log-level warn "$@" 2>"$log" &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
-
-# --log-level warn hides the "listening" line; find the port from /proc.
-port=
-for _ in $(seq 1 600); do
-  port=$(ss -Htlnp 2>/dev/null | awk -v p="pid=$pid," \
-    'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
-  [ -n "$port" ] && break
-  kill -0 $pid 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "http_load.sh: the server did not start" >&2; exit 1; }
-
-url=http://127.0.0.1:$port
-curl -fsS "$url/readyz" >/dev/null
-echo "hoprec serve: snapshot $snapshot, index $index, port $port $*"
+. "$root/benchmarks/serve_common.sh"
+trap serve_stop EXIT
+serve_start "$out/http_load_serve.log" --snapshot "$snapshot" \
+  --threads "$server_threads" --index-factory "$index" "$@"
+url=$serve_url
+echo "hoprec serve: snapshot $snapshot, index $index, $url $*"
 echo "wrk: $threads threads, $connections connections, ${duration}s, k=$k"
 wrk -t "$threads" -c "$connections" -d "${duration}s" --latency \
   -s "$root/benchmarks/http_load.lua" "$url" -- "$snapshot/users.txt" "$k"

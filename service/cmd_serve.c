@@ -29,6 +29,7 @@ static struct {
     long learn_threads;
     char *listen;
     long threads;
+    long workers;
     long connection_limit;
     long timeout;
     long max_body;
@@ -78,7 +79,14 @@ static struct svc_opt serve_opts[] = {
      "address to listen on; [V6]:PORT for IPv6, port 0 for any free port", 0, 0,
      false},
     {"threads", SVC_OPT_INT, &o.threads, "0", "N",
-     "HTTP worker threads; 0 = four per core", 0, 1024, false},
+     "HTTP threads (epoll, one per core is enough: the requests that wait "
+     "go to --workers); 0 = one per core",
+     0, 1024, false},
+    {"workers", SVC_OPT_INT, &o.workers, "64", "N",
+     "threads that answer searches and event batches; they wait for "
+     "coalesced searches and shared commits, so more of them make bigger "
+     "batches",
+     1, 4096, false},
     {"connection-limit", SVC_OPT_INT, &o.connection_limit, "1024", "N",
      "open connections at most; more are refused", 1, 1000000, false},
     {"timeout", SVC_OPT_INT, &o.timeout, "30", "SECONDS",
@@ -169,11 +177,9 @@ static int check_options(const struct svc_cmd *cmd)
                                    "--default-k (%ld) must not exceed "
                                    "--max-k (%ld)",
                                    o.default_k, o.max_k);
-    /* More threads than cores: a POST /v1/events thread waits for its
-     * commit, and only batches waiting together can share one fsync. */
     if (o.threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        o.threads = 4 * (cores > 0 ? cores : 1);
+        o.threads = cores > 0 ? cores : 1;
     }
     return 0;
 }
@@ -492,6 +498,7 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
     struct svc_server_config sc = {
         .listen = o.listen,
         .threads = (int)o.threads,
+        .workers = (int)o.workers,
         .connection_limit = (int)o.connection_limit,
         .connection_timeout_s = (int)o.timeout,
         .max_body = (size_t)o.max_body,
@@ -502,8 +509,9 @@ static int run_serve(const struct svc_cmd *cmd, int argc, char **argv)
         ret = svc_cli_fail(cmd, "%s", err.text);
         goto out;
     }
-    svc_log_info("listening", "listen=%s port=%d threads=%ld tls=%s", o.listen,
-                 svc_server_port(server), o.threads,
+    svc_log_info("listening",
+                 "listen=%s port=%d threads=%ld workers=%ld tls=%s", o.listen,
+                 svc_server_port(server), o.threads, o.workers,
                  cert != NULL ? "on" : "off");
 
     wait_and_drain(&ctx, server);

@@ -405,6 +405,8 @@ void svc_ctx_model_metrics(struct svc_ctx *ctx, struct svc_metrics_model *mm)
     }
     if (g == NULL)
         return;
+    svc_model_batch_stats(ctx->model, &mm->search_batches,
+                          &mm->search_batched_queries);
     d = svc_gen_describe(g);
     mm->loaded = true;
     mm->version = svc_gen_version(g);

@@ -219,6 +219,15 @@ static void write_model(FILE *f, const struct svc_metrics *m,
     header(f, "hoprec_model_items", "gauge",
            "Items in the served generation's index.");
     fprintf(f, "hoprec_model_items %lld\n", (long long)model->n_items);
+    header(f, "hoprec_search_batches_total", "counter",
+           "Coalesced exact searches: batches run as one FAISS call.");
+    fprintf(f, "hoprec_search_batches_total %llu\n",
+            (unsigned long long)model->search_batches);
+    header(f, "hoprec_search_batched_queries_total", "counter",
+           "Queries answered by coalesced batches (divided by the batches: "
+           "the mean batch size).");
+    fprintf(f, "hoprec_search_batched_queries_total %llu\n",
+            (unsigned long long)model->search_batched_queries);
 }
 
 /* The served model's smoothing diagnostics, one gauge per hop. */

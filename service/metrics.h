@@ -66,6 +66,9 @@ struct svc_metrics_model {
     int64_t pending_events; /* stored, not yet in a started round */
     bool running;           /* a round is in progress */
     double last_seconds;    /* duration of the last finished round */
+    /* Coalesced exact searches since the start. */
+    uint64_t search_batches;
+    uint64_t search_batched_queries;
     /* Over-smoothing diagnostics of the served model, per hop, from its
      * training report (n_hops 0 when it has none). */
     int n_hops;

@@ -110,6 +110,8 @@ struct svc_model {
     int64_t version;            /* last published; under write_lock */
     struct registry reg;
     struct log_shard log[LOG_SHARDS];
+    /* Coalesced searches of generations already freed. */
+    atomic_uint_least64_t retired_batches, retired_queries;
 };
 
 const char *svc_fallback_name(enum svc_fallback f)
@@ -430,6 +432,12 @@ static void gen_free(struct svc_gen *g)
 {
     if (g == NULL)
         return;
+    if (g->batcher != NULL) {
+        uint64_t batches, queries;
+        idx_batcher_stats(g->batcher, &batches, &queries);
+        atomic_fetch_add(&g->m->retired_batches, batches);
+        atomic_fetch_add(&g->m->retired_queries, queries);
+    }
     idx_batcher_free(g->batcher);
     idx_free(g->index);
     svc__map_clear(&g->users);
@@ -1000,4 +1008,19 @@ json_t *svc_gen_describe(const struct svc_gen *g)
         (int)s->n_items, "index", "factory", idx_factory(g->index), "exact",
         (int)idx_is_exact(g->index), "coalesce", g->batcher != NULL, "info",
         s->info != NULL ? json_deep_copy(s->info) : NULL);
+}
+
+void svc_model_batch_stats(struct svc_model *m, uint64_t *batches,
+                           uint64_t *queries)
+{
+    /* The current generation first: holding it keeps it from retiring
+     * between the two reads, so a search is never counted twice. */
+    struct svc_gen *g = svc_model_acquire(m);
+    uint64_t b = 0, q = 0;
+
+    if (g != NULL && g->batcher != NULL)
+        idx_batcher_stats(g->batcher, &b, &q);
+    *batches = b + atomic_load(&m->retired_batches);
+    *queries = q + atomic_load(&m->retired_queries);
+    svc_gen_release(g);
 }

@@ -96,6 +96,14 @@ int svc_model_load(struct svc_model *m, const char *dir, struct svc_error *err);
 int svc_model_publish(struct svc_model *m, struct gnn_snapshot *snap,
                       struct svc_error *err);
 
+/*
+ * Coalesced exact searches since the start, over every generation:
+ * batches searched and the queries they held (their ratio is the mean
+ * batch size).
+ */
+void svc_model_batch_stats(struct svc_model *m, uint64_t *batches,
+                           uint64_t *queries);
+
 /* The current generation with a reference taken, or NULL if none yet. */
 struct svc_gen *svc_model_acquire(struct svc_model *m);
 

@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "workers.h"
 
 struct svc_server {
     struct MHD_Daemon *daemon;
-    struct svc_ctx *ctx; /* borrowed */
+    struct svc_workers *workers; /* run the handlers that wait; or NULL */
+    struct svc_ctx *ctx;         /* borrowed */
     size_t max_body;
     MHD_socket quiesced; /* listen socket after drain, closed at free */
     int port;
@@ -36,6 +38,12 @@ struct request {
     size_t len, cap;
     int status;   /* answered status; 0 until then */
     size_t bytes; /* body bytes answered */
+    /* A handler handed to the workers: what it needs, and its answer in
+     * pending once answered is set (before the connection resumes). */
+    struct svc_server *server;
+    struct MHD_Connection *conn;
+    const char *url, *method_arg;
+    bool answered;
 };
 
 static double seconds_since(const struct timespec *start)
@@ -338,12 +346,11 @@ static void take_body(struct svc_server *s, struct request *rq,
     rq->body[rq->len] = '\0';
 }
 
-/* The whole request is in: run its handler. */
-static enum MHD_Result finish(struct svc_server *s, struct request *rq,
-                              struct MHD_Connection *conn, const char *url,
-                              const char *method)
+/* Run the request's handler; its answer goes to *res. */
+static void run_handler(struct svc_server *s, struct request *rq,
+                        struct MHD_Connection *conn, const char *url,
+                        const char *method, struct svc_response *res)
 {
-    struct svc_response res = {0};
     struct svc_req req = {
         .method = method,
         .path = url,
@@ -353,6 +360,41 @@ static enum MHD_Result finish(struct svc_server *s, struct request *rq,
         .conn = conn,
     };
 
+    svc_handlers[rq->match.route->id](s->ctx, &req, res);
+}
+
+/*
+ * Handlers that wait: a search waits for its coalesced batch, an event
+ * batch for the commit it shares. On the few HTTP threads they would
+ * hold up every other connection of their thread, and a batch could
+ * never hold more searches than there are threads.
+ */
+static bool handler_waits(enum svc_route_id id)
+{
+    return id == SVC_ROUTE_RECOMMEND || id == SVC_ROUTE_RELATED ||
+           id == SVC_ROUTE_EVENTS;
+}
+
+/* A worker's job: answer a suspended request, then hand it back to its
+ * HTTP thread, which sends the answer. Nothing here touches rq after the
+ * resume: the connection may end at once. */
+static void answer_suspended(void *arg)
+{
+    struct request *rq = arg;
+    struct MHD_Connection *conn = rq->conn;
+
+    run_handler(rq->server, rq, conn, rq->url, rq->method_arg, &rq->pending);
+    rq->answered = true;
+    MHD_resume_connection(conn);
+}
+
+/* The whole request is in: run its handler, here or on a worker. */
+static enum MHD_Result finish(struct svc_server *s, struct request *rq,
+                              struct MHD_Connection *conn, const char *url,
+                              const char *method)
+{
+    struct svc_response res = {0};
+
     if (rq->too_large) {
         char detail[96];
         snprintf(detail, sizeof(detail), "the body may be at most %zu bytes",
@@ -360,7 +402,17 @@ static enum MHD_Result finish(struct svc_server *s, struct request *rq,
         return respond_problem(s, rq, conn, SVC_PROBLEM_PAYLOAD_TOO_LARGE,
                                detail, url, NULL);
     }
-    svc_handlers[rq->match.route->id](s->ctx, &req, &res);
+    if (s->workers != NULL && handler_waits(rq->match.route->id)) {
+        rq->server = s;
+        rq->conn = conn;
+        rq->url = url;
+        rq->method_arg = method;
+        MHD_suspend_connection(conn);
+        if (svc_workers_submit(s->workers, answer_suspended, rq) != 0)
+            answer_suspended(rq); /* shutting down: answer it here */
+        return MHD_YES;
+    }
+    run_handler(s, rq, conn, url, method, &res);
     return respond(s, rq, conn, &res);
 }
 
@@ -379,6 +431,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
             take_body(s, rq, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (rq->answered) {
+        rq->answered = false;
+        return respond(s, rq, conn, &rq->pending);
     }
     if (rq->responded)
         return MHD_YES;
@@ -515,8 +571,8 @@ int svc_server_start(const struct svc_server_config *cfg, struct svc_ctx *ctx,
                      struct svc_server **out, struct svc_error *err)
 {
     struct sockaddr_storage addr;
-    unsigned flags =
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     struct svc_server *s;
     const union MHD_DaemonInfo *info;
     int ret = svc_listen_parse(cfg->listen, &addr, err);
@@ -539,6 +595,11 @@ int svc_server_start(const struct svc_server_config *cfg, struct svc_ctx *ctx,
     s->ctx = ctx;
     s->max_body = cfg->max_body;
     s->quiesced = MHD_INVALID_SOCKET;
+    if (cfg->workers > 0 &&
+        (ret = svc_workers_new(cfg->workers, &s->workers, err)) != 0) {
+        free(s);
+        return ret;
+    }
 
     /* TLS, when asked for, goes through libmicrohttpd's GnuTLS support. */
     struct MHD_OptionItem tls[] = {
@@ -562,6 +623,7 @@ int svc_server_start(const struct svc_server_config *cfg, struct svc_ctx *ctx,
         1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
+        svc_workers_free(s->workers);
         free(s);
         return svc_error_set(err, SVC_EIO,
                              "cannot listen on %s (address in use or not "
@@ -610,6 +672,9 @@ void svc_server_free(struct svc_server *s)
 {
     if (s == NULL)
         return;
+    /* Every suspended request is answered and resumed before the daemon
+     * stops: libmicrohttpd must not be left holding a suspended one. */
+    svc_workers_free(s->workers);
     MHD_stop_daemon(s->daemon);
     if (s->quiesced != MHD_INVALID_SOCKET)
         close(s->quiesced);

@@ -20,6 +20,8 @@
 struct svc_server_config {
     const char *listen;       /* "HOST:PORT", "[V6]:PORT"; port 0 = any */
     int threads;              /* pool threads, >= 1 */
+    int workers;              /* threads for handlers that wait; 0: none,
+                                 they run on the pool threads */
     int connection_limit;     /* open connections at most */
     int connection_timeout_s; /* idle seconds before a close */
     size_t max_body;          /* request body bytes at most */

@@ -294,6 +294,9 @@ Test(serve_model, metrics_report_the_model)
     cr_assert_eq(http_request(srv.port, "GET", "/metrics", NULL, NULL, &r), 0);
     cr_assert(strstr(r.body, "hoprec_model_loaded 1\n") != NULL);
     cr_assert(strstr(r.body, "hoprec_model_version 1\n") != NULL);
+    /* Exact searches are coalesced by default, and counted. */
+    cr_assert(strstr(r.body, "\nhoprec_search_batches_total ") != NULL);
+    cr_assert(strstr(r.body, "\nhoprec_search_batched_queries_total ") != NULL);
     cr_assert(strstr(r.body, "hoprec_model_items 24\n") != NULL);
     cr_assert(strstr(r.body, "hoprec_search_duration_seconds_count{kind="
                              "\"recommend\"} 1\n") != NULL,

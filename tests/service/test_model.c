@@ -483,6 +483,18 @@ static void swap_under_readers(bool coalesce)
     cr_assert_eq(atomic_load(&r.bad), 0, "%ld bad answers of %ld",
                  atomic_load(&r.bad), atomic_load(&r.answers));
     cr_assert_geq(atomic_load(&r.answers), READERS * 50);
+
+    /* Every search of every generation went through the batcher, and was
+     * counted once, whether its generation is current or retired. */
+    uint64_t batches, queries;
+    svc_model_batch_stats(r.m, &batches, &queries);
+    if (coalesce) {
+        cr_assert_eq(queries, (uint64_t)atomic_load(&r.answers));
+        cr_assert(batches >= 1 && batches <= queries);
+    } else {
+        cr_assert_eq(batches, 0);
+        cr_assert_eq(queries, 0);
+    }
     svc_model_free(r.m);
 }
 
@@ -498,8 +510,10 @@ Test(model, coalesced_readers_only_ever_see_complete_generations)
 
 Test(model, index_settings_come_from_the_config)
 {
-    struct svc_model_config cfg = {.index_factory = "HNSW16,Flat",
-                                   .ef_search = 64};
+    struct svc_model_config cfg = {
+        .index_factory = "HNSW16,Flat", .ef_search = 64, .coalesce = true};
+    struct svc_model_config flat = {
+        .index_factory = "Flat", .ef_search = 64, .nprobe = 8};
     struct svc_model_config bad = {.index_factory = "Bogus42"};
     struct svc_model *m = NULL, *b = NULL;
     struct svc_scored_item items[K];
@@ -518,8 +532,16 @@ Test(model, index_settings_come_from_the_config)
     cr_assert_str_eq(json_string_value(json_object_get(ix, "factory")),
                      "HNSW16,Flat");
     cr_assert(json_is_false(json_object_get(ix, "exact")));
+    cr_assert(json_is_false(json_object_get(ix, "coalesce")),
+              "approximate searches run alone");
     json_decref(d);
     svc_gen_release(g);
+    svc_model_free(m);
+
+    /* HNSW and IVF settings leave an exact index alone. */
+    cr_assert_eq(svc_model_new(&flat, &m, &err), 0);
+    cr_assert_eq(svc_model_publish(m, make_snapshot(""), &err), 0, "%s",
+                 err.text);
     svc_model_free(m);
 
     cr_assert_eq(svc_model_new(&bad, &b, &err), 0);
