@@ -8,15 +8,15 @@
  *
  * Leader/follower: the first caller finding no open batch opens one and
  * leads it; later callers join it. The leader waits until the batch is
- * full, or max_wait_us has passed and no other batch is being searched;
- * then it closes the batch (the next caller opens a new one), searches
- * outside the lock and marks every member done. Holding a batch back
- * while another one is searched is what makes batches grow with the
- * load: a search takes all the cores anyway (BLAS for 20 queries or
- * more), and a second small batch started beside it would be answered
- * at almost the cost per query of single searches. Each member's slot lives on
- * its own stack and the leader touches it only before marking it done, under
- * the lock, so nothing outlives its owner.
+ * full, or max_wait_us has passed and fewer batches than allowed (one by
+ * default, see idx_batcher_set_parallel) are being searched; then it
+ * closes the batch (the next caller opens a new one), searches outside
+ * the lock and marks every member done. Holding a batch back while the
+ * searching threads are all busy is what makes batches grow with the
+ * load: a small batch started beside them would compete for the same
+ * cores at almost the cost per query of single searches. Each member's
+ * slot lives on its own stack and the leader touches it only before
+ * marking it done, under the lock, so nothing outlives its owner.
  */
 #include "idx.h"
 
@@ -45,6 +45,7 @@ struct idx_batcher {
     int n_open;
     bool has_leader;           /* a batch is open */
     int searching;             /* batches being searched */
+    int max_searching;         /* ... at most, before the open one goes */
     int last_n;                /* size of the last batch closed */
     uint64_t batches, queries; /* searched so far */
 };
@@ -75,6 +76,7 @@ int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
     b->ix = ix;
     b->max_batch = max_batch;
     b->max_wait_ns = (long)max_wait_us * 1000;
+    b->max_searching = 1;
 
     /* Deadlines on the monotonic clock: a wall-clock step must not
      * stretch or cut a batch's wait. */
@@ -87,6 +89,13 @@ int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
     pthread_mutex_init(&b->lock, NULL);
     *out = b;
     return 0;
+}
+
+void idx_batcher_set_parallel(struct idx_batcher *b, int n)
+{
+    pthread_mutex_lock(&b->lock);
+    b->max_searching = n < 1 ? 1 : n > 256 ? 256 : n;
+    pthread_mutex_unlock(&b->lock);
 }
 
 void idx_batcher_stats(struct idx_batcher *b, uint64_t *batches,
@@ -112,7 +121,8 @@ void idx_batcher_free(struct idx_batcher *b)
 
 /*
  * Wait, lock held, until the open batch is full, or the deadline has
- * passed and no other batch is being searched. The timed wait is skipped
+ * passed and fewer than max_searching batches are being searched. The
+ * timed wait is skipped
  * when the last batch had a single member: at low load nobody is coming
  * and the wait would only add latency.
  */
@@ -131,7 +141,7 @@ static void leader_wait(struct idx_batcher *b)
             break;
     }
     /* A search ending signals full too. */
-    while (b->n_open < b->max_batch && b->searching > 0)
+    while (b->n_open < b->max_batch && b->searching >= b->max_searching)
         pthread_cond_wait(&b->full, &b->lock);
 }
 

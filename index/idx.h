@@ -156,6 +156,14 @@ struct idx_batcher;
 int idx_batcher_new(const struct idx *ix, int max_batch, int max_wait_us,
                     struct idx_batcher **out, struct idx_error *err);
 
+/*
+ * Let up to n (1..256) closed batches be searched at the same time; 1 by
+ * default. A batch searched on one thread keeps one core busy, so n near
+ * cores / search threads keeps them all busy and the batches large.
+ * Call before the first search.
+ */
+void idx_batcher_set_parallel(struct idx_batcher *b, int n);
+
 /* Batches searched and queries answered through b so far. */
 void idx_batcher_stats(struct idx_batcher *b, uint64_t *batches,
                        uint64_t *queries);

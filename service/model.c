@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gnn_snapshot.h"
 #include "idx.h"
@@ -449,6 +450,16 @@ static void gen_free(struct svc_gen *g)
     free(g);
 }
 
+/* Batches searched at once: enough to keep every core busy. */
+static int parallel_batches(const struct svc_model *m)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int per_batch = m->cfg.search_threads > 0 ? m->cfg.search_threads : 1;
+    long n = (cores > 0 ? cores : 1) / per_batch;
+
+    return n > 1 ? (int)n : 1;
+}
+
 static int build_index(struct svc_model *m, struct svc_gen *g,
                        struct svc_error *err)
 {
@@ -463,10 +474,12 @@ static int build_index(struct svc_model *m, struct svc_gen *g,
         return from_idx(&ie, err);
     /* Approximate indexes search one query about as fast alone as in a
      * batch; only exact ones gain from one matrix product. */
-    if (m->cfg.coalesce && idx_is_exact(g->index) &&
-        idx_batcher_new(g->index, m->cfg.coalesce_max_batch,
-                        m->cfg.coalesce_wait_us, &g->batcher, &ie) < 0)
-        return from_idx(&ie, err);
+    if (m->cfg.coalesce && idx_is_exact(g->index)) {
+        if (idx_batcher_new(g->index, m->cfg.coalesce_max_batch,
+                            m->cfg.coalesce_wait_us, &g->batcher, &ie) < 0)
+            return from_idx(&ie, err);
+        idx_batcher_set_parallel(g->batcher, parallel_batches(m));
+    }
     return 0;
 }
 

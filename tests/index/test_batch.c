@@ -60,7 +60,7 @@ static void *work(void *arg)
     return NULL;
 }
 
-static void run_threads(int max_batch, int wait_us)
+static void run_threads(int max_batch, int wait_us, int parallel)
 {
     pthread_t t[THREADS];
     struct worker w[THREADS];
@@ -68,6 +68,7 @@ static void run_threads(int max_batch, int wait_us)
     fill();
     cr_assert_eq(idx_build(NULL, vecs, N, DIM, &ix, NULL), 0);
     cr_assert_eq(idx_batcher_new(ix, max_batch, wait_us, &batcher, NULL), 0);
+    idx_batcher_set_parallel(batcher, parallel);
     for (int i = 0; i < THREADS; i++) {
         w[i] = (struct worker){.id = i};
         pthread_create(&t[i], NULL, work, &w[i]);
@@ -77,18 +78,28 @@ static void run_threads(int max_batch, int wait_us)
         cr_assert_eq(w[i].failures, 0, "thread %d: %d wrong answers", i,
                      w[i].failures);
     }
+
+    uint64_t batches, queries;
+    idx_batcher_stats(batcher, &batches, &queries);
+    cr_assert_eq(queries, THREADS * PER_THREAD);
+    cr_assert(batches >= queries / (uint64_t)max_batch && batches <= queries);
     idx_batcher_free(batcher);
     idx_free(ix);
 }
 
 Test(batch, concurrent_queries_get_their_own_answers)
 {
-    run_threads(8, 200);
+    run_threads(8, 200, 1);
+}
+
+Test(batch, batches_searched_side_by_side_keep_answers_apart)
+{
+    run_threads(8, 200, 3);
 }
 
 Test(batch, batch_of_one_and_no_wait_work_too)
 {
-    run_threads(1, 0);
+    run_threads(1, 0, 1);
 }
 
 Test(batch, errors_reach_the_member_that_caused_them)
