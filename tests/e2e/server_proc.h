@@ -21,13 +21,16 @@ struct server_proc {
  * Run `hoprec serve --listen 127.0.0.1:0 ARGS...` (args ends with NULL)
  * with the extra environment entries env ("NAME=value", NULL-ended; may
  * be NULL), and wait until it logs its port. Returns 0, or -1 when it
- * exited or did not start within 10 s.
+ * exited or did not start within 10 s (200 s under HOPREC_SERVE_WRAPPER,
+ * see server_proc.c).
  */
 int server_start(struct server_proc *s, const char *const *args,
                  const char *const *env);
 
 /* Send SIGTERM and wait for the exit; returns the exit status, or -1 when
- * it was killed by a signal or did not stop within timeout_s. */
+ * it was killed by a signal or did not stop within timeout_s (twenty
+ * times that under HOPREC_SERVE_WRAPPER). A non-zero exit keeps the
+ * server's log and prints its path. */
 int server_stop(struct server_proc *s, double timeout_s);
 
 /* Run `hoprec serve ARGS...` expecting it to exit by itself; returns the
