@@ -13,6 +13,7 @@
 #include "gnn.h"
 #include "gnn_events.h"
 #include "gnn_idmap.h"
+#include "log.h"
 
 struct svc_learner {
     struct svc_learner_config cfg;
@@ -31,6 +32,7 @@ struct svc_learner {
 
     struct gnn_model *prev;      /* the last round's model */
     struct gnn_graph prev_graph; /* and the graph it was trained on */
+    struct gnn_interactions all; /* and its interactions, aggregated */
     int64_t watermark;           /* last event seq learned */
 
     pthread_mutex_t lock; /* last */
@@ -97,7 +99,9 @@ int svc_learner_new(const struct svc_learner_config *cfg,
     if (l == NULL)
         return svc_error_set(err, SVC_ENOMEM, "cannot allocate a learner");
     if (gnn_model_kind_parse(cfg->model) < 0 || cfg->threads < 1 ||
-        cfg->keep < 1 || cfg->incremental_epochs < 1 || cfg->full_epochs < 1) {
+        cfg->keep < 1 || cfg->incremental_epochs < 1 || cfg->full_epochs < 1 ||
+        cfg->round_batches < 0 || !(cfg->round_budget_s >= 0) ||
+        cfg->holdout_users < 0) {
         free(l);
         return svc_error_set(err, SVC_EINVAL, "invalid learner settings");
     }
@@ -109,6 +113,7 @@ int svc_learner_new(const struct svc_learner_config *cfg,
     pthread_mutex_init(&l->lock, NULL);
     gnn_event_weights_default(&l->weights);
     gnn_interactions_init(&l->base);
+    gnn_interactions_init(&l->all);
     l->dir = strdup(cfg->dir);
     l->model_name = strdup(cfg->model);
     l->cfg.dir = l->dir;
@@ -145,6 +150,7 @@ void svc_learner_free(struct svc_learner *l)
     gnn_graph_free(&l->prev_graph);
     gnn_snapshot_free(l->init);
     gnn_interactions_free(&l->base);
+    gnn_interactions_free(&l->all);
     gnn_idmap_free(l->users);
     gnn_idmap_free(l->items);
     gnn_pool_free(l->pool);
@@ -162,6 +168,7 @@ struct collect {
     struct svc_learner *l;
     struct gnn_interactions *x;       /* everything to train on */
     struct gnn_interactions *holdout; /* new events the last model knows */
+    struct gnn_interactions *fresh;   /* events after the watermark */
     int64_t last_seq;
     struct gnn_error *gerr;
 };
@@ -185,13 +192,13 @@ static int collect_event(void *arg, int64_t seq, const struct gnn_event *ev)
         return u < 0 ? u : i;
 
     int64_t t = ev->occurred_at_ms / 1000;
+    int ret = 0;
     if (seq > l->watermark && l->prev != NULL && u < l->prev->n_users &&
-        i < l->prev->n_items) {
-        int ret = gnn_interactions_push(c->holdout, u, i, 1.0f, t, c->gerr);
-        if (ret != 0)
-            return ret;
-    }
-    return gnn_interactions_push(c->x, u, i, w, t, c->gerr);
+        i < l->prev->n_items)
+        ret = gnn_interactions_push(c->holdout, u, i, 1.0f, t, c->gerr);
+    if (ret == 0 && seq > l->watermark)
+        ret = gnn_interactions_push(c->fresh, u, i, w, t, c->gerr);
+    return ret != 0 ? ret : gnn_interactions_push(c->x, u, i, w, t, c->gerr);
 }
 
 static int copy_interactions(const struct gnn_interactions *from,
@@ -376,45 +383,155 @@ int svc_learner_latest(const char *dir, char **path, struct svc_error *err)
 /* ---------------------------------------------------------------------- */
 /* A round                                                                */
 
+/* The phases a round's seconds are reported by, in order. */
+enum phase {
+    PHASE_EVENTS,   /* reading the store */
+    PHASE_GRAPH,    /* aggregating and building the graph */
+    PHASE_HOLDOUT,  /* scoring the previous model */
+    PHASE_TRAIN,    /* model set-up, warm start, training */
+    PHASE_SNAPSHOT, /* outputs, ids, writing the folder */
+    PHASE_PUBLISH,  /* loading it into the served model, indexes */
+    N_PHASES
+};
+
+static const char *const phase_names[N_PHASES] = {
+    "events", "graph", "holdout", "train", "snapshot", "publish"};
+
 struct round {
-    struct gnn_interactions x, holdout;
+    enum svc_round_kind kind;
+    struct gnn_interactions x, holdout, fresh;
     struct gnn_graph graph;
     struct gnn_model *model;
     struct gnn_snapshot *snap;
     struct gnn_metrics holdout_metrics;
     bool has_holdout;
     int64_t last_seq;
+    int64_t n_entries; /* edges an epoch trains on */
     struct gnn_train_result result;
+    double phase[N_PHASES];
+    double mark; /* start of the running phase */
 };
+
+static double clock_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Close the running phase as p and start the next one. */
+static void phase_done(struct round *r, enum phase p)
+{
+    double now = clock_s();
+
+    r->phase[p] += now - r->mark;
+    r->mark = now;
+}
 
 static void round_free(struct round *r)
 {
     gnn_interactions_free(&r->x);
     gnn_interactions_free(&r->holdout);
+    gnn_interactions_free(&r->fresh);
     gnn_graph_free(&r->graph);
     gnn_model_free(r->model);
     gnn_snapshot_free(r->snap);
 }
 
+/*
+ * The interactions to train on: a full round (or the first) reads the
+ * base and every stored event; an incremental one adds the events after
+ * the watermark to those of the previous round, so it reads only those.
+ */
 static int gather(struct svc_learner *l, struct round *r,
                   struct gnn_error *gerr)
 {
+    bool from_scratch = r->kind == SVC_ROUND_FULL || l->prev == NULL;
     struct collect c = {.l = l,
                         .x = &r->x,
                         .holdout = &r->holdout,
+                        .fresh = &r->fresh,
                         .last_seq = l->watermark,
                         .gerr = gerr};
-    int ret = copy_interactions(&l->base, &r->x, gerr);
+    int ret = copy_interactions(from_scratch ? &l->base : &l->all, &r->x, gerr);
 
     if (ret == 0)
-        ret = gnn_store_scan(l->store, 0, collect_event, &c, gerr);
+        ret = gnn_store_scan(l->store, from_scratch ? 0 : l->watermark,
+                             collect_event, &c, gerr);
+    r->last_seq = c.last_seq;
+    phase_done(r, PHASE_EVENTS);
     if (ret == 0)
         ret = gnn_interactions_aggregate(&r->x, gerr);
-    r->last_seq = c.last_seq;
     return ret;
 }
 
-/* The previous model on the events it has not seen. */
+/* A fixed scramble of a row number: the holdout sample's order. */
+static uint64_t row_key(int32_t row)
+{
+    uint64_t z = (uint64_t)row + 0x9e3779b97f4a7c15u;
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * Keep the holdout events of at most `most` users: those whose row_key is
+ * smallest, so that two learners over the same rows pick the same users.
+ */
+static int sample_holdout(struct gnn_interactions *h, int32_t n_users, int most,
+                          struct gnn_error *gerr)
+{
+    uint8_t *in = calloc((size_t)n_users + 1, 1);
+    uint64_t *keys = NULL, cut;
+    int64_t n = 0, kept = 0;
+
+    if (in == NULL)
+        return gnn_error_set(gerr, GNN_ENOMEM, "cannot sample the holdout");
+    for (int64_t k = 0; k < h->n; k++) {
+        n += in[h->user[k]] == 0;
+        in[h->user[k]] = 1;
+    }
+    if (most <= 0 || n <= most) {
+        free(in);
+        return 0;
+    }
+    keys = malloc((size_t)n * sizeof(*keys));
+    if (keys == NULL) {
+        free(in);
+        return gnn_error_set(gerr, GNN_ENOMEM, "cannot sample the holdout");
+    }
+    n = 0;
+    for (int32_t u = 0; u < n_users; u++) {
+        if (in[u])
+            keys[n++] = row_key(u);
+    }
+    qsort(keys, (size_t)n, sizeof(*keys), cmp_u64);
+    cut = keys[most - 1];
+    for (int64_t k = 0; k < h->n; k++) {
+        if (row_key(h->user[k]) > cut)
+            continue;
+        h->user[kept] = h->user[k];
+        h->item[kept] = h->item[k];
+        h->weight[kept] = h->weight[k];
+        h->time[kept] = h->time[k];
+        kept++;
+    }
+    h->n = kept;
+    free(keys);
+    free(in);
+    return 0;
+}
+
+/* The previous model on (a sample of the users of) the events it has not
+ * seen. */
 static int score_holdout(struct svc_learner *l, struct round *r,
                          struct gnn_error *gerr)
 {
@@ -423,7 +540,10 @@ static int score_holdout(struct svc_learner *l, struct round *r,
 
     if (l->prev == NULL || r->holdout.n == 0)
         return 0;
-    int ret = gnn_interactions_to_csr(&r->holdout, l->prev->n_users,
+    int ret = sample_holdout(&r->holdout, l->prev->n_users,
+                             l->cfg.holdout_users, gerr);
+    if (ret == 0)
+        ret = gnn_interactions_to_csr(&r->holdout, l->prev->n_users,
                                       l->prev->n_items, &truth, gerr);
     if (ret == 0)
         ret = gnn_evaluate(l->prev, &l->prev_graph.ui, &truth, cut, 1, l->pool,
@@ -433,18 +553,77 @@ static int score_holdout(struct svc_learner *l, struct round *r,
     return ret;
 }
 
-static int train(struct svc_learner *l, struct round *r,
-                 enum svc_round_kind kind, struct gnn_error *gerr)
+/*
+ * The edges (indices into ui's entries) an incremental round trains on,
+ * at most `most`: every edge of the users with new events (a random
+ * share of them when they fill more than half), then uniform draws from
+ * all edges, which keep the rest of the model in step. *entries is NULL
+ * (train on everything) when `most` covers the graph. Caller frees.
+ */
+static int pick_entries(const struct gnn_csr *ui,
+                        const struct gnn_interactions *fresh, int64_t most,
+                        uint64_t seed, int64_t **entries, int64_t *n,
+                        struct gnn_error *gerr)
+{
+    uint8_t *mark = NULL;
+    int64_t *e = NULL, touched = 0;
+    struct gnn_rng rng;
+
+    *entries = NULL;
+    *n = ui->nnz;
+    if (most <= 0 || most >= ui->nnz)
+        return 0;
+    mark = calloc((size_t)ui->n_rows + 1, 1);
+    e = malloc((size_t)most * sizeof(*e));
+    if (mark == NULL || e == NULL) {
+        free(mark);
+        free(e);
+        return gnn_error_set(gerr, GNN_ENOMEM, "cannot pick training edges");
+    }
+    gnn_rng_seed(&rng, seed);
+
+    /* Reservoir over the touched users' edges: the first most / 2 slots. */
+    int64_t half = most / 2 > 0 ? most / 2 : 1;
+    for (int64_t k = 0; k < fresh->n; k++) {
+        int32_t u = fresh->user[k];
+        if (u >= ui->n_rows || mark[u])
+            continue;
+        mark[u] = 1;
+        for (int64_t p = ui->row_ptr[u]; p < ui->row_ptr[u + 1]; p++) {
+            if (touched < half) {
+                e[touched] = p;
+            } else {
+                uint64_t j = gnn_rng_next(&rng) % (uint64_t)(touched + 1);
+                if (j < (uint64_t)half)
+                    e[j] = p;
+            }
+            touched++;
+        }
+    }
+    int64_t filled = touched < half ? touched : half;
+    while (filled < most)
+        e[filled++] = (int64_t)(gnn_rng_next(&rng) % (uint64_t)ui->nnz);
+
+    free(mark);
+    *entries = e;
+    *n = most;
+    return 0;
+}
+
+static int train(struct svc_learner *l, struct round *r, struct gnn_error *gerr)
 {
     struct gnn_model_config mc;
     struct gnn_train_config tc;
     int32_t n_users = gnn_idmap_size(l->users);
     int32_t n_items = gnn_idmap_size(l->items);
+    bool incremental = r->kind == SVC_ROUND_INCREMENTAL;
+    int64_t *entries = NULL;
 
     if (n_users == 0 || n_items == 0 || r->x.n == 0)
         return gnn_error_set(gerr, GNN_EINVAL, "nothing to learn from yet");
     int ret =
         gnn_graph_build(&r->x, n_users, n_items, 0.5f, 0.5f, &r->graph, gerr);
+    phase_done(r, PHASE_GRAPH);
     if (ret != 0)
         return ret;
 
@@ -455,29 +634,51 @@ static int train(struct svc_learner *l, struct round *r,
     ret = gnn_model_new(&mc, &r->graph, &r->model, gerr);
     if (ret != 0)
         return ret;
-    if (kind == SVC_ROUND_INCREMENTAL)
+    if (incremental)
         warm_start(l, r->model, &r->graph);
 
     gnn_train_config_default(&tc);
-    tc.epochs =
-        kind == SVC_ROUND_FULL ? l->cfg.full_epochs : l->cfg.incremental_epochs;
+    tc.epochs = incremental ? l->cfg.incremental_epochs : l->cfg.full_epochs;
     tc.batch = l->cfg.batch;
     tc.lr = l->cfg.lr;
     tc.seed = mc.seed + 1;
     tc.eval_every = 0;
     tc.patience = 0;
-    return gnn_train(r->model, NULL, NULL, &tc, l->pool, &r->result, gerr);
+    r->n_entries = r->graph.ui.nnz;
+    if (incremental) {
+        ret = pick_entries(&r->graph.ui, &r->fresh,
+                           (int64_t)l->cfg.round_batches * l->cfg.batch,
+                           tc.seed + 1, &entries, &r->n_entries, gerr);
+        tc.entries = entries;
+        tc.n_entries = r->n_entries;
+        tc.budget_seconds = l->cfg.round_budget_s;
+    }
+    if (ret == 0)
+        ret = gnn_train(r->model, NULL, NULL, &tc, l->pool, &r->result, gerr);
+    free(entries);
+    phase_done(r, PHASE_TRAIN);
+    return ret;
 }
 
-static json_t *round_info(const struct svc_learner *l, const struct round *r,
-                          enum svc_round_kind kind)
+static json_t *phases_json(const struct round *r)
+{
+    json_t *o = json_object();
+
+    for (int p = 0; o != NULL && p < N_PHASES; p++)
+        json_object_set_new(o, phase_names[p], json_real(r->phase[p]));
+    return o;
+}
+
+static json_t *round_info(const struct svc_learner *l, const struct round *r)
 {
     json_t *info = json_pack(
-        "{s:I, s:{s:s, s:i, s:f, s:f, s:I, s:I}}", "watermark",
-        (json_int_t)r->last_seq, "round", "kind", svc_round_kind_name(kind),
-        "epochs", (json_int_t)r->result.epochs_run, "train_seconds",
-        r->result.train_seconds, "final_loss", r->result.final_loss,
-        "interactions", (json_int_t)r->x.n, "users",
+        "{s:I, s:{s:s, s:i, s:I, s:I, s:b, s:f, s:f, s:I, s:I}}", "watermark",
+        (json_int_t)r->last_seq, "round", "kind", svc_round_kind_name(r->kind),
+        "epochs", (json_int_t)r->result.epochs_run, "batches",
+        (json_int_t)r->result.batches_run, "trained_edges",
+        (json_int_t)r->n_entries, "budget_hit", r->result.budget_hit != 0,
+        "train_seconds", r->result.train_seconds, "final_loss",
+        r->result.final_loss, "interactions", (json_int_t)r->x.n, "users",
         (json_int_t)gnn_idmap_size(l->users));
 
     if (info != NULL && r->has_holdout)
@@ -489,9 +690,8 @@ static json_t *round_info(const struct svc_learner *l, const struct round *r,
     return info;
 }
 
-static int write_generation(struct svc_learner *l, struct round *r,
-                            enum svc_round_kind kind, char *path, size_t size,
-                            struct gnn_error *gerr)
+static int write_generation(struct svc_learner *l, struct round *r, char *path,
+                            size_t size, struct gnn_error *gerr)
 {
     int ret = gnn_snapshot_from_model(r->model, &r->graph, l->cfg.model,
                                       &r->snap, gerr);
@@ -505,30 +705,58 @@ static int write_generation(struct svc_learner *l, struct round *r,
     if (ret != 0)
         return ret;
 
-    r->snap->info = round_info(l, r, kind);
+    r->snap->info = round_info(l, r);
     snprintf(path, size, "%s/snapshots/gen-%012lld", l->dir,
              (long long)r->last_seq);
-    return gnn_snapshot_write(r->snap, path, gerr);
+    ret = gnn_snapshot_write(r->snap, path, gerr);
+    phase_done(r, PHASE_SNAPSHOT);
+    return ret;
 }
 
 static void remember(struct svc_learner *l, struct round *r)
 {
     gnn_model_free(l->prev);
     gnn_graph_free(&l->prev_graph);
+    gnn_interactions_free(&l->all);
     l->prev = r->model;
     l->prev_graph = r->graph;
+    l->all = r->x;
     r->model = NULL;
     memset(&r->graph, 0, sizeof(r->graph));
+    gnn_interactions_init(&r->x);
     l->watermark = r->last_seq;
 
     /* The base embeddings served their one warm start. */
     gnn_snapshot_free(l->init);
     l->init = NULL;
 
+    json_t *info = json_deep_copy(r->snap->info);
+    json_object_set_new(json_object_get(info, "round"), "phases",
+                        phases_json(r));
     pthread_mutex_lock(&l->lock);
     json_decref(l->last);
-    l->last = json_deep_copy(r->snap->info);
+    l->last = info;
     pthread_mutex_unlock(&l->lock);
+}
+
+static void log_round(const struct svc_learner *l, const struct round *r)
+{
+    double total = 0;
+
+    for (int p = 0; p < N_PHASES; p++)
+        total += r->phase[p];
+    svc_log_info("learning round phases",
+                 "kind=%s watermark=%lld new_events=%lld interactions=%lld "
+                 "trained_edges=%lld batches=%lld budget_hit=%d "
+                 "events_s=%.3f graph_s=%.3f holdout_s=%.3f train_s=%.3f "
+                 "snapshot_s=%.3f publish_s=%.3f total_s=%.3f",
+                 svc_round_kind_name(r->kind), (long long)r->last_seq,
+                 (long long)r->fresh.n, (long long)l->all.n,
+                 (long long)r->n_entries, (long long)r->result.batches_run,
+                 r->result.budget_hit, r->phase[PHASE_EVENTS],
+                 r->phase[PHASE_GRAPH], r->phase[PHASE_HOLDOUT],
+                 r->phase[PHASE_TRAIN], r->phase[PHASE_SNAPSHOT],
+                 r->phase[PHASE_PUBLISH], total);
 }
 
 int svc_learner_round(void *ctx, enum svc_round_kind kind, int64_t new_events,
@@ -536,21 +764,24 @@ int svc_learner_round(void *ctx, enum svc_round_kind kind, int64_t new_events,
 {
     struct svc_learner *l = ctx;
     struct gnn_error gerr = {0};
-    struct round r = {0};
+    struct round r = {.kind = kind, .mark = clock_s()};
     char path[4096];
     int ret;
 
     (void)new_events;
     gnn_interactions_init(&r.x);
     gnn_interactions_init(&r.holdout);
+    gnn_interactions_init(&r.fresh);
 
     ret = gather(l, &r, &gerr);
+    phase_done(&r, PHASE_GRAPH);
     if (ret == 0)
         ret = score_holdout(l, &r, &gerr);
+    phase_done(&r, PHASE_HOLDOUT);
     if (ret == 0)
-        ret = train(l, &r, kind, &gerr);
+        ret = train(l, &r, &gerr);
     if (ret == 0)
-        ret = write_generation(l, &r, kind, path, sizeof(path), &gerr);
+        ret = write_generation(l, &r, path, sizeof(path), &gerr);
     if (ret != 0) {
         ret = gnn_failed(err, &gerr, "training round failed");
         round_free(&r);
@@ -558,8 +789,10 @@ int svc_learner_round(void *ctx, enum svc_round_kind kind, int64_t new_events,
     }
 
     ret = svc_model_load(l->served, path, err);
+    phase_done(&r, PHASE_PUBLISH);
     if (ret == 0) {
         remember(l, &r);
+        log_round(l, &r);
         prune(l);
     }
     round_free(&r);
