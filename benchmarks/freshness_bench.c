@@ -8,7 +8,7 @@
  *   freshness_bench --hoprec build/hoprec --snapshot DIR [--probes 30]
  *                   [--interval 2] [--readers 8] [--learn-epochs 1]
  *                   [--learn-threads 2] [--round-batches 40]
- *                   [--round-budget 15] [--dir /tmp] [--timeout 180]
+ *                   [--round-budget 20] [--dir /tmp] [--timeout 180]
  *
  * Each probe is a new user buying one known item; readers ask for the
  * recommendations of known users all the while. Prints p50/p95/max of
@@ -37,7 +37,7 @@ static struct {
     const char *hoprec, *snapshot, *dir;
     long probes, readers, learn_epochs, learn_threads, round_batches;
     double interval, timeout, round_budget;
-} opt = {NULL, NULL, "/tmp", 30, 8, 1, 2, 40, 2.0, 180.0, 15.0};
+} opt = {NULL, NULL, "/tmp", 30, 8, 1, 2, 40, 2.0, 180.0, 20.0};
 
 static int port;
 static atomic_bool stop;

@@ -12,7 +12,7 @@
  *   incremental_bench --events demo/data/events.csv [--base-share 0.7]
  *                     [--chunks 6] [--incremental-epochs 3]
  *                     [--full-epochs 20] [--round-batches 40]
- *                     [--round-budget 15] [--holdout-users 1000]
+ *                     [--round-budget 20] [--holdout-users 1000]
  *                     [--dir /tmp]
  *
  * The incremental learner runs with the serving defaults' bounds (at most
@@ -35,7 +35,7 @@ static struct {
     long chunks, incremental_epochs, full_epochs, threads;
     long round_batches, holdout_users;
     double round_budget;
-} opt = {NULL, "/tmp", 0.7, 6, 3, 20, 2, 40, 1000, 15.0};
+} opt = {NULL, "/tmp", 0.7, 6, 3, 20, 2, 40, 1000, 20.0};
 
 enum { BATCH = 1000 };
 

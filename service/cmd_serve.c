@@ -79,10 +79,11 @@ static struct svc_opt serve_opts[] = {
      "most mini-batches per epoch of an incremental round: the edges of "
      "users with new events, then a sample of the rest; 0 = every edge",
      0, 1e9, false},
-    {"learn-round-budget", SVC_OPT_DOUBLE, &o.learn_round_budget, "15",
+    {"learn-round-budget", SVC_OPT_DOUBLE, &o.learn_round_budget, "20",
      "SECONDS",
-     "stop an incremental round's training after this long; 0 = no limit", 0,
-     1e7, false},
+     "aim for incremental rounds this long: training gets what reading, "
+     "the graph and the last write and publish leave; 0 = no limit",
+     0, 1e7, false},
     {"learn-holdout-users", SVC_OPT_INT, &o.learn_holdout_users, "1000", "N",
      "users the rolling holdout scores at most (a fixed sample); 0 = all", 0,
      1e9, false},

@@ -34,6 +34,9 @@ struct svc_learner {
     struct gnn_graph prev_graph; /* and the graph it was trained on */
     struct gnn_interactions all; /* and its interactions, aggregated */
     int64_t watermark;           /* last event seq learned */
+    double batch_s; /* seconds per mini-batch in the last incremental
+                       round (0: none yet), to size the next one */
+    double tail_s;  /* seconds of the last round's snapshot and publish */
 
     pthread_mutex_t lock; /* last */
     json_t *last;         /* describe() */
@@ -166,7 +169,7 @@ void svc_learner_free(struct svc_learner *l)
 
 struct collect {
     struct svc_learner *l;
-    struct gnn_interactions *x;       /* everything to train on */
+    struct gnn_interactions *x;       /* everything to train on, or NULL */
     struct gnn_interactions *holdout; /* new events the last model knows */
     struct gnn_interactions *fresh;   /* events after the watermark */
     int64_t last_seq;
@@ -198,7 +201,9 @@ static int collect_event(void *arg, int64_t seq, const struct gnn_event *ev)
         ret = gnn_interactions_push(c->holdout, u, i, 1.0f, t, c->gerr);
     if (ret == 0 && seq > l->watermark)
         ret = gnn_interactions_push(c->fresh, u, i, w, t, c->gerr);
-    return ret != 0 ? ret : gnn_interactions_push(c->x, u, i, w, t, c->gerr);
+    if (ret != 0 || c->x == NULL)
+        return ret;
+    return gnn_interactions_push(c->x, u, i, w, t, c->gerr);
 }
 
 static int copy_interactions(const struct gnn_interactions *from,
@@ -439,22 +444,64 @@ static void round_free(struct round *r)
     gnn_snapshot_free(r->snap);
 }
 
+/* (user, item) order, as gnn_interactions_aggregate() leaves a list. */
+static int pair_cmp(const struct gnn_interactions *a, int64_t i,
+                    const struct gnn_interactions *b, int64_t j)
+{
+    if (a->user[i] != b->user[j])
+        return a->user[i] < b->user[j] ? -1 : 1;
+    return (a->item[i] > b->item[j]) - (a->item[i] < b->item[j]);
+}
+
+/*
+ * out = the union of two aggregated lists, in one pass: a pair in both
+ * gets the sum of the weights and the later time, as aggregating the
+ * concatenation would give, without sorting the large list again.
+ */
+static int merge_sorted(const struct gnn_interactions *a,
+                        const struct gnn_interactions *b,
+                        struct gnn_interactions *out, struct gnn_error *gerr)
+{
+    int64_t i = 0, j = 0;
+    int ret = 0;
+
+    while (ret == 0 && (i < a->n || j < b->n)) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : pair_cmp(a, i, b, j);
+        if (c < 0) {
+            ret = gnn_interactions_push(out, a->user[i], a->item[i],
+                                        a->weight[i], a->time[i], gerr);
+            i++;
+        } else if (c > 0) {
+            ret = gnn_interactions_push(out, b->user[j], b->item[j],
+                                        b->weight[j], b->time[j], gerr);
+            j++;
+        } else {
+            int64_t t = a->time[i] > b->time[j] ? a->time[i] : b->time[j];
+            ret = gnn_interactions_push(out, a->user[i], a->item[i],
+                                        a->weight[i] + b->weight[j], t, gerr);
+            i++;
+            j++;
+        }
+    }
+    return ret;
+}
+
 /*
  * The interactions to train on: a full round (or the first) reads the
- * base and every stored event; an incremental one adds the events after
- * the watermark to those of the previous round, so it reads only those.
+ * base and every stored event; an incremental one reads only the events
+ * after the watermark and merges them into the previous round's list.
  */
 static int gather(struct svc_learner *l, struct round *r,
                   struct gnn_error *gerr)
 {
     bool from_scratch = r->kind == SVC_ROUND_FULL || l->prev == NULL;
     struct collect c = {.l = l,
-                        .x = &r->x,
+                        .x = from_scratch ? &r->x : NULL,
                         .holdout = &r->holdout,
                         .fresh = &r->fresh,
                         .last_seq = l->watermark,
                         .gerr = gerr};
-    int ret = copy_interactions(from_scratch ? &l->base : &l->all, &r->x, gerr);
+    int ret = from_scratch ? copy_interactions(&l->base, &r->x, gerr) : 0;
 
     if (ret == 0)
         ret = gnn_store_scan(l->store, from_scratch ? 0 : l->watermark,
@@ -462,7 +509,10 @@ static int gather(struct svc_learner *l, struct round *r,
     r->last_seq = c.last_seq;
     phase_done(r, PHASE_EVENTS);
     if (ret == 0)
-        ret = gnn_interactions_aggregate(&r->x, gerr);
+        ret =
+            gnn_interactions_aggregate(from_scratch ? &r->x : &r->fresh, gerr);
+    if (ret == 0 && !from_scratch)
+        ret = merge_sorted(&l->all, &r->fresh, &r->x, gerr);
     return ret;
 }
 
@@ -610,6 +660,35 @@ static int pick_entries(const struct gnn_csr *ui,
     return 0;
 }
 
+/*
+ * The training time left to an incremental round under the round budget,
+ * after what the round has spent and what writing and publishing took
+ * last time (at least a moment: one batch always runs). When a batch's
+ * cost is known, *batches shrinks to what fits, so that each epoch covers
+ * its whole set (the touched users' edges included) rather than a random
+ * part of it. 0 when there is no budget.
+ */
+static double train_budget(const struct svc_learner *l, const struct round *r,
+                           int64_t *batches, int32_t epochs)
+{
+    double spent = 0, left;
+
+    if (!(l->cfg.round_budget_s > 0))
+        return 0;
+    for (int p = 0; p < N_PHASES; p++)
+        spent += r->phase[p];
+    left = l->cfg.round_budget_s - spent - (clock_s() - r->mark) - l->tail_s;
+    if (left < 1e-3)
+        left = 1e-3;
+    if (l->batch_s > 0) {
+        int64_t fit = (int64_t)(left / (l->batch_s * (double)epochs));
+        fit = fit < 1 ? 1 : fit;
+        if (*batches <= 0 || fit < *batches)
+            *batches = fit;
+    }
+    return left;
+}
+
 static int train(struct svc_learner *l, struct round *r, struct gnn_error *gerr)
 {
     struct gnn_model_config mc;
@@ -646,12 +725,12 @@ static int train(struct svc_learner *l, struct round *r, struct gnn_error *gerr)
     tc.patience = 0;
     r->n_entries = r->graph.ui.nnz;
     if (incremental) {
-        ret = pick_entries(&r->graph.ui, &r->fresh,
-                           (int64_t)l->cfg.round_batches * l->cfg.batch,
+        int64_t batches = l->cfg.round_batches;
+        tc.budget_seconds = train_budget(l, r, &batches, tc.epochs);
+        ret = pick_entries(&r->graph.ui, &r->fresh, batches * l->cfg.batch,
                            tc.seed + 1, &entries, &r->n_entries, gerr);
         tc.entries = entries;
         tc.n_entries = r->n_entries;
-        tc.budget_seconds = l->cfg.round_budget_s;
     }
     if (ret == 0)
         ret = gnn_train(r->model, NULL, NULL, &tc, l->pool, &r->result, gerr);
@@ -713,7 +792,7 @@ static int write_generation(struct svc_learner *l, struct round *r, char *path,
     return ret;
 }
 
-static void remember(struct svc_learner *l, struct round *r)
+static void remember(struct svc_learner *l, struct round *r, json_t *info)
 {
     gnn_model_free(l->prev);
     gnn_graph_free(&l->prev_graph);
@@ -725,12 +804,14 @@ static void remember(struct svc_learner *l, struct round *r)
     memset(&r->graph, 0, sizeof(r->graph));
     gnn_interactions_init(&r->x);
     l->watermark = r->last_seq;
+    l->tail_s = r->phase[PHASE_SNAPSHOT] + r->phase[PHASE_PUBLISH];
+    if (r->kind == SVC_ROUND_INCREMENTAL && r->result.batches_run > 0)
+        l->batch_s = r->result.train_seconds / (double)r->result.batches_run;
 
     /* The base embeddings served their one warm start. */
     gnn_snapshot_free(l->init);
     l->init = NULL;
 
-    json_t *info = json_deep_copy(r->snap->info);
     json_object_set_new(json_object_get(info, "round"), "phases",
                         phases_json(r));
     pthread_mutex_lock(&l->lock);
@@ -788,13 +869,20 @@ int svc_learner_round(void *ctx, enum svc_round_kind kind, int64_t new_events,
         return ret;
     }
 
-    ret = svc_model_load(l->served, path, err);
+    /* The folder is written; serve the same snapshot from memory rather
+     * than read it back. */
+    json_t *info = json_deep_copy(r.snap->info);
+    struct gnn_snapshot *snap = r.snap;
+    r.snap = NULL;
+    ret = svc_model_publish(l->served, snap, err);
     phase_done(&r, PHASE_PUBLISH);
     if (ret == 0) {
-        remember(l, &r);
+        remember(l, &r, info);
+        info = NULL;
         log_round(l, &r);
         prune(l);
     }
+    json_decref(info);
     round_free(&r);
     return ret;
 }

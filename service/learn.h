@@ -53,7 +53,8 @@ struct svc_learner_config {
      * the whole graph (0 lifts each one): */
     int round_batches;     /* most mini-batches per epoch: the touched
                               users' edges, then a uniform sample of all */
-    double round_budget_s; /* training stops after this many seconds */
+    double round_budget_s; /* seconds a round aims at: training gets
+                              what the other phases leave */
     int holdout_users;     /* most users the rolling holdout scores */
 };
 
