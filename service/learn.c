@@ -603,12 +603,22 @@ static int score_holdout(struct svc_learner *l, struct round *r,
     return ret;
 }
 
+static uint64_t gcd(uint64_t a, uint64_t b)
+{
+    while (b != 0) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /*
  * The edges (indices into ui's entries) an incremental round trains on,
  * at most `most`: every edge of the users with new events (a random
- * share of them when they fill more than half), then uniform draws from
- * all edges, which keep the rest of the model in step. *entries is NULL
- * (train on everything) when `most` covers the graph. Caller frees.
+ * share of them when they fill more than half), then distinct edges drawn
+ * over the whole graph, which keep the rest of the model in step. *entries is
+ * NULL (train on everything) when `most` covers the graph. Caller frees.
  */
 static int pick_entries(const struct gnn_csr *ui,
                         const struct gnn_interactions *fresh, int64_t most,
@@ -650,9 +660,18 @@ static int pick_entries(const struct gnn_csr *ui,
             touched++;
         }
     }
+    /* The rest walks all edges from a random start by a random step
+     * prime to nnz: distinct edges spread over the whole graph, so that
+     * an epoch covers as many as the bound allows. */
     int64_t filled = touched < half ? touched : half;
-    while (filled < most)
-        e[filled++] = (int64_t)(gnn_rng_next(&rng) % (uint64_t)ui->nnz);
+    uint64_t nnz = (uint64_t)ui->nnz, at = gnn_rng_next(&rng) % nnz;
+    uint64_t step = 1 + gnn_rng_next(&rng) % nnz;
+    while (gcd(step, nnz) != 1)
+        step = step % nnz + 1;
+    while (filled < most) {
+        e[filled++] = (int64_t)at;
+        at = (at + step) % nnz;
+    }
 
     free(mark);
     *entries = e;
