@@ -7,11 +7,13 @@
  *
  *   freshness_bench --hoprec build/hoprec --snapshot DIR [--probes 30]
  *                   [--interval 2] [--readers 8] [--learn-epochs 1]
- *                   [--dir /tmp] [--timeout 180]
+ *                   [--learn-threads 2] [--round-batches 40]
+ *                   [--round-budget 20] [--dir /tmp] [--timeout 180]
  *
  * Each probe is a new user buying one known item; readers ask for the
  * recommendations of known users all the while. Prints p50/p95/max of
- * both delays in a Markdown table.
+ * both delays in a Markdown table, then the median seconds of each phase
+ * of the server's learning rounds (from its log).
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -33,9 +35,9 @@ enum { MAX_PROBES = 1000, MAX_IDS = 200000 };
 
 static struct {
     const char *hoprec, *snapshot, *dir;
-    long probes, readers, learn_epochs;
-    double interval, timeout;
-} opt = {NULL, NULL, "/tmp", 30, 8, 1, 2.0, 180.0};
+    long probes, readers, learn_epochs, learn_threads, round_batches;
+    double interval, timeout, round_budget;
+} opt = {NULL, NULL, "/tmp", 30, 8, 1, 2, 40, 2.0, 180.0, 20.0};
 
 static int port;
 static atomic_bool stop;
@@ -241,6 +243,56 @@ static void summary(const char *what, size_t offset)
            v[(long)(0.95 * (double)(n - 1) + 0.5)], v[n - 1], missing);
 }
 
+/* The value of " key=" in a log line, or -1. */
+static double log_field(const char *line, const char *key)
+{
+    char pat[64];
+    const char *p;
+
+    snprintf(pat, sizeof(pat), " %s=", key);
+    p = strstr(line, pat);
+    return p != NULL ? atof(p + strlen(pat)) : -1;
+}
+
+/* Median seconds of each phase over the rounds the server logged. */
+static void phase_table(const char *log)
+{
+    static const char *const keys[] = {"events_s", "graph_s",    "holdout_s",
+                                       "train_s",  "snapshot_s", "publish_s",
+                                       "total_s",  "batches"};
+    enum { N_KEYS = sizeof(keys) / sizeof(keys[0]) };
+    static double v[N_KEYS][MAX_PROBES];
+    long n = 0;
+    char line[2048];
+    FILE *f = fopen(log, "r");
+
+    if (f == NULL)
+        return;
+    while (n < MAX_PROBES && fgets(line, sizeof(line), f) != NULL) {
+        if (strstr(line, "learning round phases") == NULL ||
+            strstr(line, "kind=incremental") == NULL)
+            continue;
+        for (int k = 0; k < N_KEYS; k++)
+            v[k][n] = log_field(line, keys[k]);
+        n++;
+    }
+    fclose(f);
+    if (n == 0)
+        return;
+    printf("\nmedian of %ld incremental rounds (server log):\n\n|", n);
+    for (int k = 0; k < N_KEYS; k++)
+        printf(" %s |", keys[k]);
+    printf("\n|");
+    for (int k = 0; k < N_KEYS; k++)
+        printf("---:|");
+    printf("\n|");
+    for (int k = 0; k < N_KEYS; k++) {
+        qsort(v[k], (size_t)n, sizeof(double), cmp_double);
+        printf(" %.3f |", v[k][n / 2]);
+    }
+    printf("\n");
+}
+
 static void parse_args(int argc, char **argv)
 {
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -261,17 +313,25 @@ static void parse_args(int argc, char **argv)
             opt.learn_epochs = atol(v);
         else if (strcmp(k, "--timeout") == 0)
             opt.timeout = atof(v);
+        else if (strcmp(k, "--learn-threads") == 0)
+            opt.learn_threads = atol(v);
+        else if (strcmp(k, "--round-batches") == 0)
+            opt.round_batches = atol(v);
+        else if (strcmp(k, "--round-budget") == 0)
+            opt.round_budget = atof(v);
     }
     if (opt.hoprec == NULL || opt.snapshot == NULL || opt.probes < 1 ||
         opt.probes > MAX_PROBES || opt.readers < 0 || opt.readers > 256)
         die("usage: freshness_bench --hoprec PATH --snapshot DIR [--probes "
             "1..1000] [--interval S] [--readers N] [--learn-epochs N] "
+            "[--learn-threads N] [--round-batches N] [--round-budget S] "
             "[--dir DIR] [--timeout S]");
 }
 
 int main(int argc, char **argv)
 {
     char path[4096], store[4096], learn[4096], log[4096], epochs[16];
+    char lthreads[16], batches[16], budget[32];
     pthread_t threads[256], probe_thread;
 
     parse_args(argc, argv);
@@ -287,6 +347,9 @@ int main(int argc, char **argv)
     snprintf(learn, sizeof(learn), "%s/freshness-%d", opt.dir, getpid());
     snprintf(log, sizeof(log), "%s/freshness-%d.log", opt.dir, getpid());
     snprintf(epochs, sizeof(epochs), "%ld", opt.learn_epochs);
+    snprintf(lthreads, sizeof(lthreads), "%ld", opt.learn_threads);
+    snprintf(batches, sizeof(batches), "%ld", opt.round_batches);
+    snprintf(budget, sizeof(budget), "%g", opt.round_budget);
     const char *extra[] = {"--snapshot",
                            opt.snapshot,
                            "--store",
@@ -299,6 +362,12 @@ int main(int argc, char **argv)
                            "1",
                            "--learn-incremental-epochs",
                            epochs,
+                           "--learn-threads",
+                           lthreads,
+                           "--learn-round-batches",
+                           batches,
+                           "--learn-round-budget",
+                           budget,
                            "--threads",
                            "8",
                            NULL};
@@ -331,6 +400,7 @@ int main(int argc, char **argv)
            "requests/s meanwhile; %ld users, %ld items\n",
            opt.probes, opt.interval, opt.readers,
            (double)atomic_load(&reads) / seconds, n_users, n_items);
+    phase_table(log);
     char cmd[12400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'*", learn, log, store);
     if (system(cmd) != 0)

@@ -11,7 +11,14 @@
  *
  *   incremental_bench --events demo/data/events.csv [--base-share 0.7]
  *                     [--chunks 6] [--incremental-epochs 3]
- *                     [--full-epochs 20] [--dir /tmp]
+ *                     [--full-epochs 20] [--round-batches 40]
+ *                     [--round-budget 20] [--holdout-users 1000]
+ *                     [--dir /tmp]
+ *
+ * The incremental learner runs with the serving defaults' bounds (at most
+ * --round-batches mini-batches per epoch, --round-budget seconds of
+ * training); both learners score the same sample of at most
+ * --holdout-users users. Seconds are whole rounds (every phase).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +33,9 @@ static struct {
     const char *events, *dir;
     double base_share;
     long chunks, incremental_epochs, full_epochs, threads;
-} opt = {NULL, "/tmp", 0.7, 6, 3, 20, 2};
+    long round_batches, holdout_users;
+    double round_budget;
+} opt = {NULL, "/tmp", 0.7, 6, 3, 20, 2, 40, 1000, 20.0};
 
 enum { BATCH = 1000 };
 
@@ -113,7 +122,10 @@ static struct svc_learner *learner(const char *name, struct svc_model **m,
                                     .lr = 0.005f,
                                     .threads = (int)opt.threads,
                                     .keep = 1,
-                                    .seed = 11};
+                                    .seed = 11,
+                                    .round_batches = (int)opt.round_batches,
+                                    .round_budget_s = opt.round_budget,
+                                    .holdout_users = (int)opt.holdout_users};
     struct svc_learner *l = NULL;
     struct svc_error err = {0};
 
@@ -136,8 +148,11 @@ static void run_round(struct svc_learner *l, enum svc_round_kind kind,
     json_t *h = json_object_get(info, "holdout");
     *ndcg = h ? json_real_value(json_object_get(h, "ndcg@20")) : -1;
     *recall = h ? json_real_value(json_object_get(h, "recall@20")) : -1;
-    *seconds = json_real_value(
-        json_object_get(json_object_get(info, "round"), "train_seconds"));
+    json_t *phases = json_object_get(json_object_get(info, "round"), "phases");
+    *seconds = 0;
+    for (void *it = json_object_iter(phases); it != NULL;
+         it = json_object_iter_next(phases, it))
+        *seconds += json_real_value(json_object_iter_value(it));
     json_decref(info);
 }
 
@@ -159,12 +174,19 @@ int main(int argc, char **argv)
             opt.full_epochs = atol(v);
         else if (strcmp(k, "--threads") == 0)
             opt.threads = atol(v);
+        else if (strcmp(k, "--round-batches") == 0)
+            opt.round_batches = atol(v);
+        else if (strcmp(k, "--round-budget") == 0)
+            opt.round_budget = atof(v);
+        else if (strcmp(k, "--holdout-users") == 0)
+            opt.holdout_users = atol(v);
     }
     if (opt.events == NULL || opt.base_share <= 0 || opt.base_share >= 1 ||
         opt.chunks < 1)
         die("usage: incremental_bench --events FILE [--base-share 0..1] "
             "[--chunks N] [--incremental-epochs N] [--full-epochs N] "
-            "[--threads N] [--dir DIR]",
+            "[--threads N] [--round-batches N] [--round-budget S] "
+            "[--holdout-users N] [--dir DIR]",
             NULL);
 
     long last = 0;

@@ -95,6 +95,9 @@ struct trainer {
     double *epoch_secs;
     double *epoch_cpu;
     int64_t step;
+    double deadline; /* now() after which no batch starts; 0: none */
+    int out_of_time;
+    int64_t batches;
 };
 
 static void trainer_free(struct trainer *t)
@@ -126,9 +129,9 @@ static int trainer_init(struct trainer *t, struct gnn_model *m,
     t->m = m;
     t->cfg = cfg;
     t->pool = pool;
-    t->n_pos = ui->nnz;
+    t->n_pos = cfg->entries != NULL ? cfg->n_entries : ui->nnz;
     gnn_rng_seed(&t->rng, cfg->seed);
-    t->entry_user = malloc((size_t)(t->n_pos + 1) * sizeof(*t->entry_user));
+    t->entry_user = malloc((size_t)(ui->nnz + 1) * sizeof(*t->entry_user));
     t->order = malloc((size_t)(t->n_pos + 1) * sizeof(*t->order));
     t->user = malloc(nb * sizeof(*t->user));
     t->pos = malloc(nb * sizeof(*t->pos));
@@ -154,8 +157,12 @@ static int trainer_init(struct trainer *t, struct gnn_model *m,
         for (int64_t k = ui->row_ptr[u]; k < ui->row_ptr[u + 1]; k++)
             t->entry_user[k] = u;
     }
-    for (int64_t k = 0; k < t->n_pos; k++)
-        t->order[k] = k;
+    for (int64_t k = 0; k < t->n_pos; k++) {
+        t->order[k] = cfg->entries != NULL ? cfg->entries[k] : k;
+        if (t->order[k] < 0 || t->order[k] >= ui->nnz)
+            return gnn_error_set(err, GNN_EINVAL,
+                                 "training entry out of range");
+    }
     return 0;
 }
 
@@ -263,7 +270,12 @@ static double train_epoch(struct trainer *t, float lr)
         int32_t n = left < t->cfg->batch ? (int32_t)left : t->cfg->batch;
         total += train_batch(t, first, n, lr);
         n_batches++;
+        if (t->deadline > 0 && now() > t->deadline) {
+            t->out_of_time = 1;
+            break;
+        }
     }
+    t->batches += n_batches;
     return n_batches > 0 ? total / (double)n_batches : 0.0;
 }
 
@@ -388,14 +400,17 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
     if (!gnn_model_trainable(m))
         return gnn_error_set(err, GNN_ENOTSUP, "model %s cannot be trained",
                              m->ops->name);
-    if (m->graph->ui.nnz == 0 || m->n_items == 0)
+    if (m->graph->ui.nnz == 0 || m->n_items == 0 ||
+        (cfg->entries != NULL && cfg->n_entries < 1))
         return gnn_error_set(err, GNN_EINVAL,
                              "no training interactions to learn from");
     ret = trainer_init(&t, m, cfg, pool, err);
     if (ret != 0)
         goto out;
+    if (cfg->budget_seconds > 0)
+        t.deadline = t_start + cfg->budget_seconds;
 
-    for (int32_t e = 1; e <= cfg->epochs && !s.stop; e++) {
+    for (int32_t e = 1; e <= cfg->epochs && !s.stop && !t.out_of_time; e++) {
         double t0 = now(), c0 = cpu_now();
         set_phase(m, e, 1);
         double loss = train_epoch(&t, lr);
@@ -442,6 +457,8 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
     }
     set_phase(m, res->epochs_run + 1, 0);
     m->ops->forward(m, pool);
+    res->batches_run = t.batches;
+    res->budget_hit = t.out_of_time;
     res->seconds_per_epoch = median(t.epoch_secs, res->epochs_run);
     res->cpu_seconds_per_epoch = median(t.epoch_cpu, res->epochs_run);
     res->wall_seconds = now() - t_start;

@@ -3,6 +3,11 @@
  * of a time-ordered event file is first predicted (the user's
  * recommendations are fetched) and then sent, as a shop would see it: the
  * hit rate measures what the service recommended before it knew.
+ *
+ * Events go in batches (--send-batch): the batch's predictions are asked
+ * over --parallel kept-alive connections at once, then the batch is
+ * posted. No event of a batch is sent before all of them are predicted,
+ * so the answers are the same as one at a time, only faster.
  */
 #include "commands.h"
 
@@ -19,7 +24,7 @@
 
 static struct {
     char *url, *events, *key, *report;
-    long k, limit, skip, progress, send_batch;
+    long k, limit, skip, progress, send_batch, parallel;
     bool exclude_seen, send;
 } o;
 
@@ -42,6 +47,8 @@ static struct svc_opt replay_opts[] = {
      "post events in batches of N (faster; the N events of a batch are all "
      "predicted before any of them is sent)",
      1, 1000, false},
+    {"parallel", SVC_OPT_INT, &o.parallel, "1", "N",
+     "connections that ask a batch's predictions at once", 1, 256, false},
     {"limit", SVC_OPT_INT, &o.limit, "0", "N",
      "stop after N events (0: the whole file)", 0, 1e12, false},
     {"skip", SVC_OPT_INT, &o.skip, "0", "N",
@@ -67,14 +74,39 @@ struct tally {
     double ask_seconds; /* summed recommendation latency */
 };
 
-struct replay {
-    CURL *curl;
-    struct curl_slist *headers;
-    char *buf; /* the last response body */
+/* A response body being received. */
+struct body {
+    char *buf;
     size_t len, cap;
+};
+
+/* An event of the batch being formed. */
+struct row {
+    char *user, *item;
+    enum gnn_event_type type;
+    long line;
+    int64_t time;
+    double value;
+    bool predict; /* past --skip */
+};
+
+/* One connection asking predictions; row is the event it asks for. */
+struct slot {
+    CURL *curl;
+    struct body body;
+    long row;
+};
+
+struct replay {
+    CURL *curl; /* posts the batches */
+    struct curl_slist *headers;
+    struct body body;
+    CURLM *multi;
+    struct slot *slots; /* o.parallel */
+    struct row *rows;   /* o.send_batch */
+    long n_rows;
     struct tally t;
-    long seen;       /* events read */
-    json_t *pending; /* events predicted, not yet sent */
+    long seen; /* events read */
     double start;
 };
 
@@ -88,33 +120,31 @@ static double now_s(void)
 
 static size_t collect(char *p, size_t size, size_t n, void *ctx)
 {
-    struct replay *r = ctx;
+    struct body *b = ctx;
     size_t add = size * n;
 
-    if (r->len + add + 1 > r->cap) {
-        size_t cap = (r->len + add + 1) * 2;
-        char *grown = realloc(r->buf, cap);
+    if (b->len + add + 1 > b->cap) {
+        size_t cap = (b->len + add + 1) * 2;
+        char *grown = realloc(b->buf, cap);
         if (grown == NULL)
             return 0;
-        r->buf = grown;
-        r->cap = cap;
+        b->buf = grown;
+        b->cap = cap;
     }
-    memcpy(r->buf + r->len, p, add);
-    r->len += add;
-    r->buf[r->len] = '\0';
+    memcpy(b->buf + b->len, p, add);
+    b->len += add;
+    b->buf[b->len] = '\0';
     return add;
 }
 
-/* One request; returns the HTTP status (0 when none came). */
-static long request(struct replay *r, const char *url, const char *body)
+/* A POST; returns the HTTP status (0 when none came). */
+static long post(struct replay *r, const char *url, const char *body)
 {
     long status = 0;
 
-    r->len = 0;
+    r->body.len = 0;
     curl_easy_setopt(r->curl, CURLOPT_URL, url);
-    curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
-    if (body != NULL)
-        curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, body);
     if (curl_easy_perform(r->curl) == CURLE_OK)
         curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status >= 300)
@@ -132,74 +162,135 @@ static void count_fallback(struct tally *t, const char *fallback)
         t->fallback_popular++;
 }
 
-/* Ask for the user's recommendations and score the event's item. */
-static void predict(struct replay *r, const char *user, const char *item,
-                    enum gnn_event_type type)
+/* Start asking for the recommendations of row i's user on slot sl. */
+static void ask(struct replay *r, struct slot *sl, long i)
 {
-    char *escaped = curl_easy_escape(r->curl, user, 0);
+    char *escaped = curl_easy_escape(sl->curl, r->rows[i].user, 0);
     char url[2048];
 
     snprintf(url, sizeof(url), "%s/v1/users/%s/recommendations?k=%ld%s", o.url,
              escaped ? escaped : "", o.k,
              o.exclude_seen ? "&exclude_seen=true" : "");
     curl_free(escaped);
+    sl->row = i;
+    sl->body.len = 0;
+    curl_easy_setopt(sl->curl, CURLOPT_URL, url);
+    curl_multi_add_handle(r->multi, sl->curl);
+}
 
-    double t0 = now_s();
-    long status = request(r, url, NULL);
-    r->t.ask_seconds += now_s() - t0;
-    if (status != 200)
+/* Score the answer on sl against its row's item. */
+static void score(struct replay *r, struct slot *sl, CURLcode code)
+{
+    const struct row *row = &r->rows[sl->row];
+    long status = 0;
+    double seconds = 0;
+
+    if (code == CURLE_OK)
+        curl_easy_getinfo(sl->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(sl->curl, CURLINFO_TOTAL_TIME, &seconds);
+    r->t.ask_seconds += seconds;
+    if (status != 200) {
+        r->t.failed_requests++;
         return;
+    }
 
-    json_t *root = json_loadb(r->buf, r->len, 0, NULL);
+    json_t *root = json_loadb(sl->body.buf, sl->body.len, 0, NULL);
     json_t *items = json_object_get(root, "items");
-    r->t.predicted[type]++;
+    r->t.predicted[row->type]++;
     count_fallback(&r->t, json_string_value(json_object_get(root, "fallback")));
     for (size_t i = 0; i < json_array_size(items); i++) {
         json_t *id = json_object_get(json_array_get(items, i), "item_id");
-        if (json_is_string(id) && strcmp(json_string_value(id), item) == 0) {
-            r->t.hits[type]++;
-            r->t.rr[type] += 1.0 / (double)(i + 1);
+        if (json_is_string(id) &&
+            strcmp(json_string_value(id), row->item) == 0) {
+            r->t.hits[row->type]++;
+            r->t.rr[row->type] += 1.0 / (double)(i + 1);
             break;
         }
     }
     json_decref(root);
 }
 
-/* Post the pending events as one batch. */
-static void flush(struct replay *r)
+/* Predict every row of the batch marked so, o.parallel at a time. */
+static void predict_batch(struct replay *r)
 {
-    size_t n = json_array_size(r->pending);
-    char url[2048];
+    long next = 0, busy = 0;
+    int running = 0;
 
-    if (n == 0)
-        return;
-    json_t *batch = json_pack("{s:O}", "events", r->pending);
-    char *body = json_dumps(batch, JSON_COMPACT);
+    for (long s = 0; s < o.parallel; s++) {
+        while (next < r->n_rows && !r->rows[next].predict)
+            next++;
+        if (next == r->n_rows)
+            break;
+        ask(r, &r->slots[s], next++);
+        busy++;
+    }
+    while (busy > 0) {
+        CURLMsg *msg;
+        int left;
 
-    json_decref(batch);
-    snprintf(url, sizeof(url), "%s/v1/events", o.url);
-    if (body != NULL && request(r, url, body) == 202)
-        r->t.sent += (long)n;
-    free(body);
-    json_array_clear(r->pending);
+        curl_multi_perform(r->multi, &running);
+        while ((msg = curl_multi_info_read(r->multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct slot *sl = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &sl);
+            CURLcode code = msg->data.result;
+            curl_multi_remove_handle(r->multi, sl->curl);
+            score(r, sl, code);
+            busy--;
+            while (next < r->n_rows && !r->rows[next].predict)
+                next++;
+            if (next < r->n_rows) {
+                ask(r, sl, next++);
+                busy++;
+            }
+        }
+        if (busy > 0)
+            curl_multi_poll(r->multi, NULL, 0, 100, NULL);
+    }
 }
 
-static void queue_event(struct replay *r, const struct gnn_event_row *row,
-                        const char *user, const char *item)
+static json_t *event_json(const struct row *row)
 {
     char id[64];
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "user_id", user, "item_id",
-                           item, "type", gnn_event_type_name(row->type),
-                           "timestamp", (json_int_t)row->time);
+    json_t *ev =
+        json_pack("{s:s, s:s, s:s, s:I}", "user_id", row->user, "item_id",
+                  row->item, "type", gnn_event_type_name(row->type),
+                  "timestamp", (json_int_t)row->time);
 
     /* Ids from the line number make a second replay a no-op. */
     snprintf(id, sizeof(id), "replay-%ld", row->line);
     json_object_set_new(ev, "event_id", json_string(id));
     if (row->type == GNN_EVENT_RATING)
         json_object_set_new(ev, "value", json_real(row->value));
-    json_array_append_new(r->pending, ev);
-    if ((long)json_array_size(r->pending) >= o.send_batch)
-        flush(r);
+    return ev;
+}
+
+/* Predict the batch, then post it as one request. */
+static void flush(struct replay *r)
+{
+    char url[2048];
+
+    if (r->n_rows == 0)
+        return;
+    predict_batch(r);
+    if (o.send) {
+        json_t *events = json_array();
+        for (long i = 0; i < r->n_rows; i++)
+            json_array_append_new(events, event_json(&r->rows[i]));
+        json_t *batch = json_pack("{s:o}", "events", events);
+        char *body = json_dumps(batch, JSON_COMPACT);
+        json_decref(batch);
+        snprintf(url, sizeof(url), "%s/v1/events", o.url);
+        if (body != NULL && post(r, url, body) == 202)
+            r->t.sent += r->n_rows;
+        free(body);
+    }
+    for (long i = 0; i < r->n_rows; i++) {
+        free(r->rows[i].user);
+        free(r->rows[i].item);
+    }
+    r->n_rows = 0;
 }
 
 static double rate(long hits, long n)
@@ -245,11 +336,23 @@ static int on_row(void *ctx, const struct gnn_event_row *row)
     memcpy(item, row->item, row->item_len);
     item[row->item_len] = '\0';
 
-    if (r->seen >= o.skip)
-        predict(r, user, item, row->type);
-    if (o.send)
-        queue_event(r, row, user, item);
+    struct row *q = &r->rows[r->n_rows];
+    *q = (struct row){.user = strdup(user),
+                      .item = strdup(item),
+                      .type = row->type,
+                      .line = row->line,
+                      .time = row->time,
+                      .value = row->value,
+                      .predict = r->seen >= o.skip};
+    if (q->user == NULL || q->item == NULL) {
+        free(q->user);
+        free(q->item);
+        return -1;
+    }
+    r->n_rows++;
     r->seen++;
+    if (r->n_rows == o.send_batch)
+        flush(r);
     if (o.progress > 0 && r->seen % o.progress == 0)
         log_progress(r);
     return 0;
@@ -288,23 +391,58 @@ static json_t *report_json(const struct replay *r, double seconds)
         "mean_recommendation_ms", n ? 1000.0 * r->t.ask_seconds / n : 0.0);
 }
 
+/* A handle that keeps its connection alive and collects into b. */
+static CURL *new_handle(struct replay *r, struct body *b)
+{
+    CURL *c = curl_easy_init();
+
+    if (c == NULL)
+        return NULL;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    return c;
+}
+
 static int setup(struct replay *r)
 {
     char auth[1024];
 
-    r->curl = curl_easy_init();
-    if (r->curl == NULL)
-        return -1;
     r->headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (o.key != NULL) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o.key);
         r->headers = curl_slist_append(r->headers, auth);
     }
-    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
-    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(r->curl, CURLOPT_TIMEOUT, 30L);
+    r->curl = new_handle(r, &r->body);
+    r->multi = curl_multi_init();
+    r->slots = calloc((size_t)o.parallel, sizeof(*r->slots));
+    r->rows = calloc((size_t)o.send_batch, sizeof(*r->rows));
+    if (r->headers == NULL || r->curl == NULL || r->multi == NULL ||
+        r->slots == NULL || r->rows == NULL)
+        return -1;
+    for (long s = 0; s < o.parallel; s++) {
+        struct slot *sl = &r->slots[s];
+        if ((sl->curl = new_handle(r, &sl->body)) == NULL)
+            return -1;
+        curl_easy_setopt(sl->curl, CURLOPT_PRIVATE, sl);
+    }
     return 0;
+}
+
+static void teardown(struct replay *r)
+{
+    for (long s = 0; r->slots != NULL && s < o.parallel; s++) {
+        curl_easy_cleanup(r->slots[s].curl);
+        free(r->slots[s].body.buf);
+    }
+    free(r->slots);
+    free(r->rows);
+    if (r->multi != NULL)
+        curl_multi_cleanup(r->multi);
+    curl_easy_cleanup(r->curl);
+    curl_slist_free_all(r->headers);
+    free(r->body.buf);
 }
 
 static int run_replay(const struct svc_cmd *cmd, int argc, char **argv)
@@ -317,11 +455,11 @@ static int run_replay(const struct svc_cmd *cmd, int argc, char **argv)
         return svc_cli_usage_error(cmd, "unexpected argument '%s'", argv[0]);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (setup(&r) != 0) {
+        teardown(&r);
         curl_global_cleanup();
         return svc_cli_fail(cmd, "cannot start an HTTP client");
     }
 
-    r.pending = json_array();
     r.start = now_s();
     ret = gnn_events_scan(o.events, on_row, &r, &err);
     flush(&r);
@@ -354,10 +492,7 @@ static int run_replay(const struct svc_cmd *cmd, int argc, char **argv)
                                o.url);
     }
 
-    json_decref(r.pending);
-    curl_slist_free_all(r.headers);
-    curl_easy_cleanup(r.curl);
-    free(r.buf);
+    teardown(&r);
     curl_global_cleanup();
     return ret;
 }

@@ -27,6 +27,9 @@ static struct {
     long learn_epochs;
     long learn_incremental_epochs;
     long learn_threads;
+    long learn_round_batches;
+    double learn_round_budget;
+    long learn_holdout_users;
     char *listen;
     long threads;
     long workers;
@@ -75,6 +78,18 @@ static struct svc_opt serve_opts[] = {
      "N", "epochs of an incremental (warm-started) round", 1, 100000, false},
     {"learn-threads", SVC_OPT_INT, &o.learn_threads, "1", "N",
      "threads a training round uses", 1, 1024, false},
+    {"learn-round-batches", SVC_OPT_INT, &o.learn_round_batches, "40", "N",
+     "most mini-batches per epoch of an incremental round: the edges of "
+     "users with new events, then a sample of the rest; 0 = every edge",
+     0, 1e9, false},
+    {"learn-round-budget", SVC_OPT_DOUBLE, &o.learn_round_budget, "20",
+     "SECONDS",
+     "aim for incremental rounds this long: training gets what reading, "
+     "the graph and the last write and publish leave; 0 = no limit",
+     0, 1e7, false},
+    {"learn-holdout-users", SVC_OPT_INT, &o.learn_holdout_users, "1000", "N",
+     "users the rolling holdout scores at most (a fixed sample); 0 = all", 0,
+     1e9, false},
     {"listen", SVC_OPT_STR, &o.listen, "127.0.0.1:8080", "HOST:PORT",
      "address to listen on; [V6]:PORT for IPv6, port 0 for any free port", 0, 0,
      false},
@@ -294,6 +309,9 @@ static int start_learning(const struct svc_cmd *cmd, struct svc_ctx *ctx)
         .threads = (int)o.learn_threads,
         .keep = 3,
         .seed = 2024,
+        .round_batches = (int)o.learn_round_batches,
+        .round_budget_s = o.learn_round_budget,
+        .holdout_users = (int)o.learn_holdout_users,
     };
     struct svc_error err;
 

@@ -11,11 +11,19 @@
  *      and Recall@20 over the users it knows;
  *   3. trains: an incremental round warm-starts from the previous model's
  *      base embeddings (a new user starts at the mean of its items', a new
- *      item at the mean of its users') and runs a few epochs; a full round
- *      starts from scratch and runs more;
+ *      item at the mean of its users') and runs a few epochs over a
+ *      bounded set of edges (those of the users with new events first,
+ *      then a uniform sample of the rest) within a time budget; a full
+ *      round starts from scratch and runs more epochs over every edge;
  *   4. writes DIR/snapshots/gen-<watermark>/ atomically, with the store's
  *      last sequence number as its watermark, and publishes it;
  *   5. removes older generation folders but the newest `keep`.
+ *
+ * An incremental round reads only the events after the watermark and adds
+ * them to the interactions it keeps from the previous round; a full round
+ * reads the base and the whole store again. Each round logs the seconds
+ * of its phases (events, graph, holdout, train, snapshot, publish) and
+ * reports them in describe().
  *
  * Rounds run on the background loop's worker thread, one at a time.
  */
@@ -41,6 +49,13 @@ struct svc_learner_config {
     int threads; /* training threads, >= 1 */
     int keep;    /* generation folders kept, >= 1 */
     uint64_t seed;
+    /* Bounds on an incremental round, so that its cost does not grow with
+     * the whole graph (0 lifts each one): */
+    int round_batches;     /* most mini-batches per epoch: the touched
+                              users' edges, then a uniform sample of all */
+    double round_budget_s; /* seconds a round aims at: training gets
+                              what the other phases leave */
+    int holdout_users;     /* most users the rolling holdout scores */
 };
 
 struct svc_learner;
@@ -77,7 +92,7 @@ int svc_learner_replay(struct svc_model *model, struct gnn_store *store,
                        struct svc_error *err);
 
 /* A new JSON object about the last round (kind, seconds, holdout
- * figures, watermark, users, items); the caller owns it. */
+ * figures, watermark, users, items, phase seconds); the caller owns it. */
 json_t *svc_learner_describe(struct svc_learner *l);
 
 #endif

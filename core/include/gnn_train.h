@@ -48,6 +48,12 @@ struct gnn_train_config {
     int32_t cut[GNN_MAX_CUTOFFS];
     gnn_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    /* Train on a subset: n_entries indices into graph->ui's entries
+     * (0 <= index < ui.nnz), each epoch shuffling only these. NULL: all. */
+    const int64_t *entries;
+    int64_t n_entries;
+    double budget_seconds; /* stop after the batch that passes this much
+                              training time (0: no limit) */
 };
 
 /* Defaults: 1000 epochs, batch 2048, 1 negative, lr 1e-3, l2 1e-4, ... */
@@ -55,6 +61,8 @@ void gnn_train_config_default(struct gnn_train_config *c);
 
 struct gnn_train_result {
     int32_t epochs_run;
+    int64_t batches_run;          /* mini-batches over all epochs */
+    int budget_hit;               /* stopped by budget_seconds */
     int32_t best_epoch;           /* epoch whose parameters are kept, or the
                                      last one when there is no validation */
     double train_seconds;         /* training only, evaluations excluded */

@@ -200,3 +200,55 @@ Test(train, early_stopping_keeps_the_best_validated_epoch)
     gnn_csr_free(&valid);
     gnn_graph_free(&g);
 }
+
+Test(train, entries_restrict_training_and_a_budget_stops_it)
+{
+    struct gnn_graph g;
+    struct gnn_csr valid;
+    struct gnn_model_config mc;
+    struct gnn_train_config tc;
+    struct gnn_train_result r;
+    struct gnn_model *m;
+    int64_t entries[8];
+
+    planted(&g, &valid);
+    gnn_model_config_default(&mc, GNN_MODEL_MF);
+    mc.dim = 4;
+    config(&tc);
+    tc.epochs = 5;
+    tc.eval_every = 0;
+    for (int64_t k = 0; k < 8; k++)
+        entries[k] = g.ui.row_ptr[0] + k; /* user 0's edges only */
+    tc.entries = entries;
+    tc.n_entries = 8;
+    cr_assert_eq(gnn_model_new(&mc, &g, &m, NULL), 0);
+
+    float before0[4], before1[4];
+    memcpy(before0, m->user_base, sizeof(before0));
+    memcpy(before1, m->user_base + 4, sizeof(before1));
+    cr_assert_eq(gnn_train(m, NULL, NULL, &tc, NULL, &r, NULL), 0);
+    cr_assert_eq(r.epochs_run, 5);
+    cr_assert_eq(r.batches_run, 5, "one batch of 8 entries per epoch");
+    cr_assert_eq(r.budget_hit, 0);
+    cr_assert_neq(memcmp(before0, m->user_base, sizeof(before0)), 0);
+    cr_assert_eq(memcmp(before1, m->user_base + 4, sizeof(before1)), 0,
+                 "a user outside the entries has no gradient");
+
+    /* A budget already spent stops after the first batch. */
+    tc.entries = NULL;
+    tc.budget_seconds = 1e-9;
+    cr_assert_eq(gnn_train(m, NULL, NULL, &tc, NULL, &r, NULL), 0);
+    cr_assert_eq(r.batches_run, 1);
+    cr_assert_eq(r.epochs_run, 1);
+    cr_assert_eq(r.budget_hit, 1);
+
+    tc.budget_seconds = 0;
+    tc.entries = entries;
+    entries[3] = g.ui.nnz;
+    cr_assert_eq(gnn_train(m, NULL, NULL, &tc, NULL, &r, NULL), GNN_EINVAL);
+    tc.n_entries = 0;
+    cr_assert_eq(gnn_train(m, NULL, NULL, &tc, NULL, &r, NULL), GNN_EINVAL);
+    gnn_model_free(m);
+    gnn_csr_free(&valid);
+    gnn_graph_free(&g);
+}

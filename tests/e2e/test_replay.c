@@ -138,3 +138,41 @@ Test(replay, no_service_is_a_clear_failure)
     cr_assert_eq(hoprec((const char *[]){"replay", "--url", url, NULL}), 2,
                  "--events is required");
 }
+
+/* Predict-only replay of the first 200 events over `parallel`
+ * connections; returns hit@10 times 1e6 and fills *predicted. */
+static long long predict_only(int port, const char *parallel,
+                              long long *predicted)
+{
+    char url[64];
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    cr_assert_eq(hoprec((const char *[]){
+                     "replay", "--url", url, "--events", events, "--limit",
+                     "200", "--send=false", "--send-batch", "25", "--parallel",
+                     parallel, "--report", report, NULL}),
+                 0);
+    json_t *rep = json_load_file(report, 0, NULL);
+    cr_assert_not_null(rep);
+    *predicted = member(rep, "predicted");
+    cr_assert_eq(member(rep, "failed_requests"), 0);
+    long long hit =
+        (long long)(json_real_value(json_object_get(rep, "hit@10")) * 1e6);
+    json_decref(rep);
+    return hit;
+}
+
+Test(replay, parallel_predictions_score_like_one_connection)
+{
+    struct server_proc s;
+    long long n1 = 0, n4 = 0;
+
+    cr_assert_eq(
+        server_start(&s, (const char *[]){"--snapshot", snap, NULL}, NULL), 0);
+    long long one = predict_only(s.port, "1", &n1);
+    long long four = predict_only(s.port, "4", &n4);
+    cr_assert_eq(n1, 200);
+    cr_assert_eq(n4, 200);
+    cr_assert_eq(one, four, "the same answers, asked four at a time");
+    cr_assert_eq(server_stop(&s, 10), 0);
+}

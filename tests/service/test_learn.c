@@ -261,3 +261,80 @@ Test(learn, nothing_to_learn_and_bad_settings_are_errors)
     char *latest = NULL;
     cr_assert_eq(svc_learner_latest(dir, &latest, NULL), SVC_ENOTFOUND);
 }
+
+static json_t *round_field(struct svc_learner *l, const char *key)
+{
+    json_t *info = svc_learner_describe(l);
+    json_t *v =
+        json_incref(json_object_get(json_object_get(info, "round"), key));
+
+    json_decref(info);
+    return v;
+}
+
+Test(learn, bounded_incremental_rounds_add_only_new_events)
+{
+    struct svc_learner_config cfg = {
+        .dir = dir,
+        .model = "lightgcn",
+        .dim = DIM,
+        .layers = 2,
+        .incremental_epochs = 2,
+        .full_epochs = 2,
+        .batch = 16,
+        .lr = 0.01f,
+        .threads = 1,
+        .keep = 2,
+        .seed = 7,
+        .round_batches = 1,
+        .holdout_users = 1,
+    };
+    struct svc_learner *l = NULL;
+    struct svc_error err = {0};
+
+    cr_assert_eq(svc_learner_new(&cfg, served, store, base, &l, &err), 0, "%s",
+                 err.text);
+    add("u1", "i9", GNN_EVENT_PURCHASE);
+    round_of(l, SVC_ROUND_INCREMENTAL);
+    add("u2", "i9", GNN_EVENT_PURCHASE);
+    add("u3", "i9", GNN_EVENT_PURCHASE);
+    add("u1", "i9", GNN_EVENT_CLICK); /* sums with the first event */
+    add("fresh", "i2", GNN_EVENT_PURCHASE);
+    round_of(l, SVC_ROUND_INCREMENTAL);
+
+    json_t *v = round_field(l, "trained_edges");
+    cr_assert_eq(json_integer_value(v), 16, "one batch of edges per epoch");
+    json_decref(v);
+    v = round_field(l, "batches");
+    cr_assert_eq(json_integer_value(v), 2);
+    json_decref(v);
+    v = round_field(l, "phases");
+    cr_assert_eq(json_object_size(v), 6);
+    cr_assert_geq(json_real_value(json_object_get(v, "train")), 0.0);
+    json_decref(v);
+
+    json_t *info = svc_learner_describe(l);
+    json_t *holdout = json_object_get(info, "holdout");
+    cr_assert_not_null(holdout);
+    cr_assert_eq(json_integer_value(json_object_get(holdout, "users")), 1,
+                 "three users are held out, one is scored");
+    json_decref(info);
+
+    /* A full round reads everything again and finds the same interactions
+     * the incremental rounds accumulated. */
+    json_t *inc = round_field(l, "interactions");
+    round_of(l, SVC_ROUND_FULL);
+    json_t *full = round_field(l, "interactions");
+    cr_assert_eq(json_integer_value(inc), 3 * USERS + 4);
+    cr_assert_eq(json_integer_value(inc), json_integer_value(full));
+    json_decref(inc);
+    json_decref(full);
+    v = round_field(l, "trained_edges");
+    cr_assert_eq(json_integer_value(v), 3 * USERS + 4, "full rounds use all");
+    json_decref(v);
+    svc_learner_free(l);
+
+    cfg.round_batches = -1;
+    cr_assert_eq(svc_learner_new(&cfg, served, store, base, &l, &err),
+                 SVC_EINVAL);
+}
