@@ -156,9 +156,10 @@ static void plan_saint(const struct gnn_model *m,
     int64_t nodes;
 
     p->saint_walk = c->saint_walk;
+    p->saint_calibrate = c->saint_roots == 0;
     p->saint_roots = c->saint_roots > 0
                          ? c->saint_roots
-                         : (batch + c->saint_walk - 1) / c->saint_walk;
+                         : (batch + c->saint_walk) / (c->saint_walk + 1);
     p->steps = (int32_t)((m->graph->ui.nnz + batch - 1) / batch);
     nodes = (int64_t)p->saint_roots * (p->saint_walk + 1);
     if (nodes > m->graph->n_nodes)
@@ -191,6 +192,7 @@ int gnn_minibatch_plan(const struct gnn_model *m,
     if (ret != 0)
         return ret;
     memset(plan, 0, sizeof(*plan));
+    plan->batch = batch;
     plan->full_bytes = full_bytes(m);
     plan->batch_bytes = plan->full_bytes;
     plan->mode = c->mode;
@@ -392,6 +394,7 @@ struct gnn__minibatch {
     int32_t *roots; /* users with interactions */
     int32_t n_roots;
     struct gnn_saint_norm norm;
+    int64_t seen; /* positives trained this epoch */
 };
 
 void gnn__minibatch_free(struct gnn__minibatch *mb)
@@ -456,9 +459,74 @@ static int user_list(struct gnn__minibatch *mb, struct gnn_error *err)
     return 0;
 }
 
-int gnn__minibatch_new(struct gnn_model *m,
-                       const struct gnn_minibatch_plan *plan, uint64_t seed,
-                       struct gnn__minibatch **out, struct gnn_error *err)
+/* Positives among nodes[0..n) (users' rows into marked items). */
+static int64_t sample_edges(const struct gnn_graph *g, const int32_t *nodes,
+                            int32_t n, uint8_t *mark)
+{
+    int64_t k = 0;
+
+    for (int32_t q = 0; q < n; q++)
+        mark[nodes[q]] = 1;
+    for (int32_t q = 0; q < n; q++) {
+        int32_t u = nodes[q];
+        if (u >= g->n_users)
+            continue;
+        for (int64_t e = g->ui.row_ptr[u]; e < g->ui.row_ptr[u + 1]; e++)
+            k += mark[g->n_users + g->ui.col_idx[e]];
+    }
+    for (int32_t q = 0; q < n; q++)
+        mark[nodes[q]] = 0;
+    return k;
+}
+
+/*
+ * Roots for about plan->batch positives a subgraph: an induced
+ * subgraph's edges grow faster than its nodes, so roots are scaled by
+ * the square root of the shortfall, over a few rounds of a few samples.
+ */
+static void calibrate_roots(struct gnn__minibatch *mb, uint64_t seed)
+{
+    const struct gnn_graph *g = mb->m->graph;
+    struct gnn_minibatch_plan *p = &mb->plan;
+    struct gnn_rng rng;
+    int32_t n;
+
+    gnn_rng_seed(&rng, seed ^ 0xca1bULL);
+    for (int round = 0; round < 6; round++) {
+        int64_t edges = 0;
+        for (int k = 0; k < 4; k++) {
+            gnn_saint_sample(g, mb->roots, mb->n_roots, p->saint_roots,
+                             p->saint_walk, &rng, mb->mark, mb->nodes, &n);
+            edges += sample_edges(g, mb->nodes, n, mb->mark);
+        }
+        double ratio = 4.0 * p->batch / (double)(edges > 0 ? edges : 1);
+        if (ratio > 0.85 && ratio < 1.15)
+            break;
+        double r = p->saint_roots * sqrt(ratio);
+        r = r < 1.0 ? 1.0 : r > mb->n_roots ? mb->n_roots : r;
+        if ((int32_t)r == p->saint_roots)
+            break;
+        p->saint_roots = (int32_t)r;
+    }
+}
+
+/* Steps per epoch: positives over the mean a subgraph held. */
+static void saint_steps(struct gnn__minibatch *mb)
+{
+    const struct gnn_graph *g = mb->m->graph;
+    double drawn = 0.0;
+
+    for (int32_t u = 0; u < g->n_users; u++) {
+        for (int64_t e = g->adj.row_ptr[u]; e < g->adj.row_ptr[u + 1]; e++)
+            drawn += mb->norm.edge_count[e];
+    }
+    drawn /= mb->norm.samples;
+    mb->plan.steps = (int32_t)ceil((double)g->ui.nnz / (drawn > 1 ? drawn : 1));
+}
+
+int gnn__minibatch_new(struct gnn_model *m, struct gnn_minibatch_plan *plan,
+                       uint64_t seed, struct gnn__minibatch **out,
+                       struct gnn_error *err)
 {
     const struct gnn_graph *g = m->graph;
     struct gnn__minibatch *mb = calloc(1, sizeof(*mb));
@@ -486,13 +554,18 @@ int gnn__minibatch_new(struct gnn_model *m,
         ret = user_list(mb, err);
     else
         ret = gnn_error_set(err, GNN_EINVAL, "no mini-batch mode to sample");
+    if (ret == 0 && plan->mode == GNN_MINIBATCH_SAINT && plan->saint_calibrate)
+        calibrate_roots(mb, seed);
     /* The walks' distinct nodes fit in nodes (n_nodes) whatever roots. */
     if (ret == 0 && plan->mode == GNN_MINIBATCH_SAINT)
-        ret = gnn_saint_estimate(g, plan->saint_roots, plan->saint_walk,
+        ret = gnn_saint_estimate(g, mb->plan.saint_roots, plan->saint_walk,
                                  plan->saint_presample, seed ^ 0x5a1e7ULL,
                                  &mb->norm, err);
     if (ret != 0)
         goto out;
+    if (plan->mode == GNN_MINIBATCH_SAINT)
+        saint_steps(mb);
+    *plan = mb->plan;
     *out = mb;
     mb = NULL;
 out:
@@ -547,6 +620,7 @@ static int step(struct gnn__minibatch *mb, int32_t n, int32_t epoch, float l2,
     ret = gnn_subgraph_induce(mb->m->graph, mb->nodes, n, mb->scratch, &s, err);
     if (ret != 0)
         return ret;
+    mb->seen += s.graph.ui.nnz;
     if (s.graph.ui.nnz == 0 || s.graph.n_items == 0)
         goto out;
     if (mb->plan.mode == GNN_MINIBATCH_SAINT)
@@ -561,6 +635,12 @@ out:
     return ret;
 }
 
+const struct gnn_minibatch_plan *
+gnn__minibatch_plan_now(const struct gnn__minibatch *mb)
+{
+    return &mb->plan;
+}
+
 int gnn__minibatch_epoch(struct gnn__minibatch *mb, int32_t epoch, float lr,
                          float l2, float beta1, float beta2, float eps,
                          int64_t *t, struct gnn_pool *pool, double *loss,
@@ -570,6 +650,7 @@ int gnn__minibatch_epoch(struct gnn__minibatch *mb, int32_t epoch, float lr,
     double total = 0.0;
     int32_t done = 0;
 
+    mb->seen = 0;
     if (p->mode == GNN_MINIBATCH_CLUSTER) {
         for (int32_t k = p->clusters - 1; k > 0; k--) {
             int32_t j = (int32_t)gnn_rng_below(&mb->rng, (uint32_t)k + 1);
@@ -601,5 +682,6 @@ int gnn__minibatch_epoch(struct gnn__minibatch *mb, int32_t epoch, float lr,
         done++;
     }
     *loss = done > 0 ? total / done : 0.0;
+    mb->plan.coverage = (double)mb->seen / (double)mb->m->graph->ui.nnz;
     return 0;
 }

@@ -56,6 +56,8 @@ json_t *gnn_train_result_json(const struct gnn_train_result *r)
         (json_int_t)p->saint_presample, "full_bytes_estimate",
         (json_int_t)p->full_bytes, "batch_bytes_estimate",
         (json_int_t)p->batch_bytes, "fits", p->fits);
+    if (mb != NULL && p->mode != GNN_MINIBATCH_OFF)
+        json_object_set_new(mb, "epoch_coverage", json_real(p->coverage));
     if (o != NULL && mb != NULL)
         json_object_set_new(o, "minibatch", mb);
     else

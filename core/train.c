@@ -423,8 +423,13 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
         res->epochs_run = e;
         res->final_loss = loss;
 
-        int evaluated = valid != NULL && cfg->eval_every > 0 &&
-                        (e % cfg->eval_every == 0 || e == cfg->epochs);
+        int out_of_time =
+            cfg->time_limit > 0.0 && now() - t_start >= cfg->time_limit;
+        int evaluated =
+            valid != NULL && cfg->eval_every > 0 &&
+            (e % cfg->eval_every == 0 || e == cfg->epochs || out_of_time);
+        if (out_of_time)
+            s.stop = 1;
         if (evaluated) {
             ret = validate(&t, valid, test, e, &vm, &tm, &s, res, t_start, err);
             if (ret != 0)
@@ -459,6 +464,8 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
     }
     set_phase(m, res->epochs_run + 1, 0);
     m->ops->forward(m, pool);
+    if (t.mb != NULL)
+        res->minibatch = *gnn__minibatch_plan_now(t.mb);
     res->seconds_per_epoch = median(t.epoch_secs, res->epochs_run);
     res->cpu_seconds_per_epoch = median(t.epoch_cpu, res->epochs_run);
     res->wall_seconds = now() - t_start;

@@ -31,6 +31,7 @@ static struct {
 static struct {
     char *mode, *budget;
     long clusters, per_batch, roots, walk, presample;
+    double time_limit;
 } mb;
 
 static struct svc_opt train_opts[] = {
@@ -120,6 +121,10 @@ static struct svc_opt train_opts[] = {
      "hognn: retrain with DropEdge on when the guard fires", 0, 0, false},
     {"retrain-dropedge", SVC_OPT_DOUBLE, &ho.retrain_dropedge, "0.2", "P",
      "DropEdge share of the guard's retraining", 0.01, 0.9, false},
+    {"time-limit", SVC_OPT_DOUBLE, &mb.time_limit, "0", "S",
+     "stop after the epoch that ends past S seconds of wall time, "
+     "validated (0: no limit)",
+     0, 1e9, false},
     {"minibatch", SVC_OPT_STR, &mb.mode, "auto", "MODE",
      "lightgcn, hognn: off (full-graph propagation per batch), cluster "
      "(METIS parts), saint (random-walk subgraphs) or auto (cluster when "
@@ -671,6 +676,7 @@ static int train(const struct svc_cmd *cmd, struct run *r,
     tc.progress_ctx = &r->pc;
     tc.minibatch.mode =
         (enum gnn_minibatch_mode)gnn_minibatch_mode_parse(mb.mode);
+    tc.time_limit = mb.time_limit;
     tc.minibatch.clusters = (int32_t)mb.clusters;
     tc.minibatch.per_batch = (int32_t)mb.per_batch;
     tc.minibatch.saint_roots = (int32_t)mb.roots;

@@ -161,7 +161,8 @@ struct gnn_minibatch_config {
     int32_t clusters;        /* parts (0: batches of about `batch`
                                 positives, as many steps as full-graph) */
     int32_t per_batch;       /* parts per step, >= 1 */
-    int32_t saint_roots;     /* walk roots per subgraph (0: batch / walk) */
+    int32_t saint_roots;     /* walk roots per subgraph (0: calibrated for
+                                about `batch` positives per subgraph) */
     int32_t saint_walk;      /* steps per walk, >= 1 */
     int32_t saint_presample; /* subgraphs counted for the normalization
                                 (0: 50 per node share, at least 20) */
@@ -176,9 +177,13 @@ struct gnn_minibatch_plan {
     enum gnn_minibatch_mode mode; /* never AUTO */
     int32_t clusters, per_batch, steps;
     int32_t saint_roots, saint_walk, saint_presample;
+    int32_t batch;       /* positives aimed at per step */
+    int saint_calibrate; /* roots are tuned to `batch` by sampling */
     int64_t full_bytes;  /* estimated full-graph training working set */
     int64_t batch_bytes; /* estimated with the chosen mini-batches */
     int fits;            /* the chosen working set is within budget */
+    double coverage;     /* positives trained in the last epoch over the
+                            training positives (repeats counted) */
 };
 
 /*
@@ -197,10 +202,11 @@ int gnn_minibatch_plan(const struct gnn_model *m,
 
 struct gnn__minibatch;
 
-/* Sampler state for plan over m (partition or pre-sampling done). */
-int gnn__minibatch_new(struct gnn_model *m,
-                       const struct gnn_minibatch_plan *plan, uint64_t seed,
-                       struct gnn__minibatch **out, struct gnn_error *err);
+/* Sampler state for plan over m (partition or pre-sampling done); SAINT
+ * updates plan's roots and steps from what the pre-sampling saw. */
+int gnn__minibatch_new(struct gnn_model *m, struct gnn_minibatch_plan *plan,
+                       uint64_t seed, struct gnn__minibatch **out,
+                       struct gnn_error *err);
 
 /* One epoch (1-based) of plan->steps subgraph steps with Adam; *loss
  * gets the mean step loss; *step counts Adam steps. */
@@ -208,6 +214,10 @@ int gnn__minibatch_epoch(struct gnn__minibatch *mb, int32_t epoch, float lr,
                          float l2, float beta1, float beta2, float eps,
                          int64_t *step, struct gnn_pool *pool, double *loss,
                          struct gnn_error *err);
+
+/* The plan as it runs (coverage of the last epoch). */
+const struct gnn_minibatch_plan *
+gnn__minibatch_plan_now(const struct gnn__minibatch *mb);
 
 void gnn__minibatch_free(struct gnn__minibatch *mb);
 

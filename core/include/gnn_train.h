@@ -49,6 +49,8 @@ struct gnn_train_config {
     int32_t cut[GNN_MAX_CUTOFFS];
     gnn_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    double time_limit; /* wall seconds after which the epoch that ends
+                          is the last, validated (0: none) */
     /* Subgraph mini-batches (gnn_minibatch.h); off by default. */
     struct gnn_minibatch_config minibatch;
 };
