@@ -23,6 +23,7 @@ void gnn_train_config_default(struct gnn_train_config *c)
     c->n_cut = 2;
     c->cut[0] = 10;
     c->cut[1] = 20;
+    gnn_minibatch_config_default(&c->minibatch);
 }
 
 static double now(void)
@@ -98,6 +99,7 @@ struct trainer {
     double deadline; /* now() after which no batch starts; 0: none */
     int out_of_time;
     int64_t batches;
+    struct gnn__minibatch *mb; /* subgraph sampler, NULL for full graph */
 };
 
 static void trainer_free(struct trainer *t)
@@ -116,6 +118,7 @@ static void trainer_free(struct trainer *t)
     free(t->best);
     free(t->epoch_secs);
     free(t->epoch_cpu);
+    gnn__minibatch_free(t->mb);
 }
 
 static int trainer_init(struct trainer *t, struct gnn_model *m,
@@ -405,15 +408,29 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
         return gnn_error_set(err, GNN_EINVAL,
                              "no training interactions to learn from");
     ret = trainer_init(&t, m, cfg, pool, err);
+    if (ret == 0)
+        ret = gnn_minibatch_plan(m, &cfg->minibatch, cfg->batch,
+                                 &res->minibatch, err);
+    if (ret == 0 && res->minibatch.mode != GNN_MINIBATCH_OFF)
+        ret = gnn__minibatch_new(m, &res->minibatch, cfg->seed ^ 0x6d696e69ULL,
+                                 &t.mb, err);
     if (ret != 0)
         goto out;
     if (cfg->budget_seconds > 0)
         t.deadline = t_start + cfg->budget_seconds;
 
     for (int32_t e = 1; e <= cfg->epochs && !s.stop && !t.out_of_time; e++) {
-        double t0 = now(), c0 = cpu_now();
-        set_phase(m, e, 1);
-        double loss = train_epoch(&t, lr);
+        double t0 = now(), c0 = cpu_now(), loss;
+        if (t.mb != NULL) {
+            ret = gnn__minibatch_epoch(t.mb, e, lr, cfg->l2, cfg->beta1,
+                                       cfg->beta2, cfg->eps, &t.step, pool,
+                                       &loss, err);
+            if (ret != 0)
+                goto out;
+        } else {
+            set_phase(m, e, 1);
+            loss = train_epoch(&t, lr);
+        }
         lr *= cfg->lr_decay;
         t.epoch_secs[e - 1] = now() - t0;
         t.epoch_cpu[e - 1] = cpu_now() - c0;
@@ -421,8 +438,13 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
         res->epochs_run = e;
         res->final_loss = loss;
 
-        int evaluated = valid != NULL && cfg->eval_every > 0 &&
-                        (e % cfg->eval_every == 0 || e == cfg->epochs);
+        int out_of_time =
+            cfg->time_limit > 0.0 && now() - t_start >= cfg->time_limit;
+        int evaluated =
+            valid != NULL && cfg->eval_every > 0 &&
+            (e % cfg->eval_every == 0 || e == cfg->epochs || out_of_time);
+        if (out_of_time)
+            s.stop = 1;
         if (evaluated) {
             ret = validate(&t, valid, test, e, &vm, &tm, &s, res, t_start, err);
             if (ret != 0)
@@ -459,6 +481,8 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
     m->ops->forward(m, pool);
     res->batches_run = t.batches;
     res->budget_hit = t.out_of_time;
+    if (t.mb != NULL)
+        res->minibatch = *gnn__minibatch_plan_now(t.mb);
     res->seconds_per_epoch = median(t.epoch_secs, res->epochs_run);
     res->cpu_seconds_per_epoch = median(t.epoch_cpu, res->epochs_run);
     res->wall_seconds = now() - t_start;

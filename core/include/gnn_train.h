@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "gnn_eval.h"
+#include "gnn_minibatch.h"
 #include "gnn_model.h"
 #include "gnn_rng.h"
 
@@ -54,6 +55,10 @@ struct gnn_train_config {
     int64_t n_entries;
     double budget_seconds; /* stop after the batch that passes this much
                               training time (0: no limit) */
+    double time_limit;     /* wall seconds after which the epoch that ends
+                              is the last, validated (0: none) */
+    /* Subgraph mini-batches (gnn_minibatch.h); off by default. */
+    struct gnn_minibatch_config minibatch;
 };
 
 /* Defaults: 1000 epochs, batch 2048, 1 negative, lr 1e-3, l2 1e-4, ... */
@@ -74,7 +79,8 @@ struct gnn_train_result {
     double seconds_to_best;       /* wall time when the best epoch ended */
     double final_loss;
     int has_valid;
-    struct gnn_metrics valid; /* at best_epoch */
+    struct gnn_metrics valid;            /* at best_epoch */
+    struct gnn_minibatch_plan minibatch; /* what ran (mode off: full) */
 };
 
 /*
