@@ -207,8 +207,9 @@ static int init_base(struct gnn_model *m, float **base, struct gnn_error *err)
 
     if (ret != 0)
         return ret;
+    m->params[m->n_params - 1].rows = GNN_PARAM_NODES;
     gnn_rng_seed(&rng, m->cfg.seed);
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; i < n && m->cfg.init_std > 0.0f; i++)
         (*base)[i] = m->cfg.init_std * gnn_rng_normal(&rng);
     return 0;
 }

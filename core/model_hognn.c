@@ -46,11 +46,13 @@ struct hognn {
     int32_t k, n_nodes, d;
     int dual; /* dual and there are pairs to train it */
 
-    struct gnn_csr adj; /* all nodes; val points at full or drop */
-    float *raw;         /* nnz edge weights */
-    float *full;        /* nnz values of S' over every edge */
-    float *drop;        /* nnz values of S' after this epoch's DropEdge */
-    float *own_val;     /* what adj.val pointed at when built */
+    struct gnn_csr adj;   /* all nodes; val points at full or drop */
+    struct gnn_csr adj_t; /* adj transposed when the graph's own values
+                             are not symmetric (graph_norm), else empty */
+    float *raw;           /* nnz edge weights */
+    float *full;          /* nnz values of S' over every edge */
+    float *drop;          /* nnz values of S' after this epoch's DropEdge */
+    float *own_val;       /* what adj.val pointed at when built */
 
     float **h;           /* k + 1 tables N x d; h[0] is the base */
     double *rn;          /* k + 1 PairNorm root norms */
@@ -197,6 +199,38 @@ static int normalize(struct hognn *h, float rate, int32_t epoch, float *dst)
 
 /* ------------------------------------------------------------- init */
 
+/*
+ * graph_norm: S' = (1 - alpha) times the graph's own values (a SAINT
+ * subgraph's), which need not be symmetric, so their transpose is kept
+ * for backward. Without categories this adjacency has the graph's
+ * structure, entry for entry.
+ */
+static int use_graph_values(struct gnn_model *m, struct hognn *h,
+                            struct gnn_error *err)
+{
+    const struct gnn_csr *ga = &m->graph->adj;
+    const struct gnn_csr *gt = gnn_graph_adj_t(m->graph);
+
+    if (h->adj.nnz != ga->nnz || h->adj.n_rows != ga->n_rows ||
+        memcmp(h->adj.col_idx, ga->col_idx,
+               (size_t)ga->nnz * sizeof(int32_t)) != 0)
+        return gnn_error_set(err, GNN_ENOTSUP,
+                             "the graph's own values need a graph without "
+                             "categories");
+    for (int64_t e = 0; e < ga->nnz; e++)
+        h->full[e] = (1.0f - h->hc.alpha) * ga->val[e];
+    if (gt == ga)
+        return 0;
+    h->adj.val = h->full;
+    return gnn_csr_transpose(&h->adj, &h->adj_t, err);
+}
+
+/* S'^T for backward: S' itself unless the graph's values are used. */
+static const struct gnn_csr *adj_back(const struct hognn *h)
+{
+    return h->adj_t.row_ptr != NULL ? &h->adj_t : &h->adj;
+}
+
 static void hognn_destroy(struct gnn_model *m)
 {
     struct hognn *h = m->priv;
@@ -205,6 +239,7 @@ static void hognn_destroy(struct gnn_model *m)
         return;
     h->adj.val = h->own_val;
     gnn_csr_free(&h->adj);
+    gnn_csr_free(&h->adj_t);
     free(h->raw);
     free(h->full);
     free(h->drop);
@@ -316,6 +351,8 @@ static int add_params(struct gnn_model *m, struct hognn *h,
 
     h->p_beta = h->p_v = h->p_u = h->p_m = h->p_s = -1;
     ret = add_param(m, nd, &p0, err);
+    if (ret == 0)
+        m->params[p0].rows = GNN_PARAM_NODES;
     if (ret == 0 && h->hc.hop_weights)
         ret = add_param(m, h->k + 1, &h->p_beta, err);
     if (ret == 0 && h->hc.gate)
@@ -328,10 +365,12 @@ static int add_params(struct gnn_model *m, struct hognn *h,
         ret = add_param(m, (int64_t)m->n_items * h->d, &h->p_s, err);
     if (ret != 0)
         return ret;
+    if (h->dual)
+        m->params[h->p_s].rows = GNN_PARAM_ITEMS;
     /* Gate, hop logits and the source map start at zero: the model
      * starts as a LightGCN-like mean with source = target. */
     gnn_rng_seed(&rng, m->cfg.seed);
-    for (int64_t i = 0; i < nd; i++)
+    for (int64_t i = 0; i < nd && m->cfg.init_std > 0.0f; i++)
         m->params[p0].w[i] = m->cfg.init_std * gnn_rng_normal(&rng);
     h->h[0] = m->params[p0].w;
     return 0;
@@ -367,6 +406,11 @@ static int hognn_init(struct gnn_model *m, struct gnn_error *err)
     memcpy(h->raw, h->adj.val, (size_t)h->adj.nnz * sizeof(float));
     if (normalize(h, 0.0f, 0, h->full) != 0)
         return gnn_error_set(err, GNN_ENOMEM, "cannot normalize the graph");
+    if (m->cfg.graph_norm) {
+        ret = use_graph_values(m, h, err);
+        if (ret != 0)
+            return ret;
+    }
     h->adj.val = h->full;
 
     if (h->hc.n_pairs > 0) {
@@ -765,11 +809,11 @@ static void hognn_backward(struct gnn_model *m, struct gnn_pool *pool)
         if (alpha != 0.0f)
             axpy(nd, alpha, g, acc);
         if (k == 1) {
-            gnn_csr_spmm(&h->adj, g, h->d, pg, acc, 1.0f, pool);
+            gnn_csr_spmm(adj_back(h), g, h->d, pg, acc, 1.0f, pool);
             break;
         }
         hop_grad(m, h, k - 1, pg, pool); /* pg as scratch until the end */
-        gnn_csr_spmm(&h->adj, g, h->d, g2, pg, 1.0f, pool);
+        gnn_csr_spmm(adj_back(h), g, h->d, g2, pg, 1.0f, pool);
         float *s = g;
         g = g2;
         g2 = s;
@@ -783,7 +827,7 @@ static void hognn_set_phase(struct gnn_model *m, int32_t epoch, int training)
     struct hognn *h = m->priv;
 
     h->adj.val = h->full;
-    if (training && h->hc.dropedge > 0.0f &&
+    if (training && h->hc.dropedge > 0.0f && !m->cfg.graph_norm &&
         normalize(h, h->hc.dropedge, epoch, h->drop) == 0)
         h->adj.val = h->drop;
     if (training)

@@ -46,6 +46,20 @@ json_t *gnn_train_result_json(const struct gnn_train_result *r)
         r->cpu_seconds_per_epoch, "train_seconds", r->train_seconds,
         "wall_seconds", r->wall_seconds, "seconds_to_best", r->seconds_to_best,
         "final_loss", r->final_loss);
+    const struct gnn_minibatch_plan *p = &r->minibatch;
+    json_t *mb = json_pack(
+        "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:b}", "mode",
+        gnn_minibatch_mode_name(p->mode), "clusters", (json_int_t)p->clusters,
+        "clusters_per_batch", (json_int_t)p->per_batch, "steps_per_epoch",
+        (json_int_t)p->steps, "saint_roots", (json_int_t)p->saint_roots,
+        "saint_walk", (json_int_t)p->saint_walk, "saint_presample",
+        (json_int_t)p->saint_presample, "full_bytes_estimate",
+        (json_int_t)p->full_bytes, "batch_bytes_estimate",
+        (json_int_t)p->batch_bytes, "fits", p->fits);
+    if (o != NULL && mb != NULL)
+        json_object_set_new(o, "minibatch", mb);
+    else
+        json_decref(mb);
     return o;
 }
 

@@ -23,6 +23,7 @@ void gnn_train_config_default(struct gnn_train_config *c)
     c->n_cut = 2;
     c->cut[0] = 10;
     c->cut[1] = 20;
+    gnn_minibatch_config_default(&c->minibatch);
 }
 
 static double now(void)
@@ -95,6 +96,7 @@ struct trainer {
     double *epoch_secs;
     double *epoch_cpu;
     int64_t step;
+    struct gnn__minibatch *mb; /* subgraph sampler, NULL for full graph */
 };
 
 static void trainer_free(struct trainer *t)
@@ -113,6 +115,7 @@ static void trainer_free(struct trainer *t)
     free(t->best);
     free(t->epoch_secs);
     free(t->epoch_cpu);
+    gnn__minibatch_free(t->mb);
 }
 
 static int trainer_init(struct trainer *t, struct gnn_model *m,
@@ -392,13 +395,27 @@ int gnn_train(struct gnn_model *m, const struct gnn_csr *valid,
         return gnn_error_set(err, GNN_EINVAL,
                              "no training interactions to learn from");
     ret = trainer_init(&t, m, cfg, pool, err);
+    if (ret == 0)
+        ret = gnn_minibatch_plan(m, &cfg->minibatch, cfg->batch,
+                                 &res->minibatch, err);
+    if (ret == 0 && res->minibatch.mode != GNN_MINIBATCH_OFF)
+        ret = gnn__minibatch_new(m, &res->minibatch, cfg->seed ^ 0x6d696e69ULL,
+                                 &t.mb, err);
     if (ret != 0)
         goto out;
 
     for (int32_t e = 1; e <= cfg->epochs && !s.stop; e++) {
-        double t0 = now(), c0 = cpu_now();
-        set_phase(m, e, 1);
-        double loss = train_epoch(&t, lr);
+        double t0 = now(), c0 = cpu_now(), loss;
+        if (t.mb != NULL) {
+            ret = gnn__minibatch_epoch(t.mb, e, lr, cfg->l2, cfg->beta1,
+                                       cfg->beta2, cfg->eps, &t.step, pool,
+                                       &loss, err);
+            if (ret != 0)
+                goto out;
+        } else {
+            set_phase(m, e, 1);
+            loss = train_epoch(&t, lr);
+        }
         lr *= cfg->lr_decay;
         t.epoch_secs[e - 1] = now() - t0;
         t.epoch_cpu[e - 1] = cpu_now() - c0;

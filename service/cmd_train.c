@@ -27,6 +27,12 @@ static struct {
     long diag_sample, pair_window_days;
 } ho;
 
+/* Subgraph mini-batches. */
+static struct {
+    char *mode, *budget;
+    long clusters, per_batch, roots, walk, presample;
+} mb;
+
 static struct svc_opt train_opts[] = {
     {"data", SVC_OPT_STR, &o.data, NULL, "DIR",
      "folder with train.txt and optionally valid.txt, test.txt", 0, 0, true},
@@ -114,9 +120,71 @@ static struct svc_opt train_opts[] = {
      "hognn: retrain with DropEdge on when the guard fires", 0, 0, false},
     {"retrain-dropedge", SVC_OPT_DOUBLE, &ho.retrain_dropedge, "0.2", "P",
      "DropEdge share of the guard's retraining", 0.01, 0.9, false},
+    {"minibatch", SVC_OPT_STR, &mb.mode, "auto", "MODE",
+     "lightgcn, hognn: off (full-graph propagation per batch), cluster "
+     "(METIS parts), saint (random-walk subgraphs) or auto (cluster when "
+     "the full graph's working set exceeds --memory-budget)",
+     0, 0, false},
+    {"clusters", SVC_OPT_INT, &mb.clusters, "0", "N",
+     "cluster: METIS parts (0: about --batch positives per step)", 0, 100000000,
+     false},
+    {"clusters-per-batch", SVC_OPT_INT, &mb.per_batch, "4", "Q",
+     "cluster: parts joined into each step's subgraph", 1, 1000000, false},
+    {"saint-roots", SVC_OPT_INT, &mb.roots, "0", "R",
+     "saint: walk roots per subgraph (0: batch / walk length)", 0, 100000000,
+     false},
+    {"saint-walk", SVC_OPT_INT, &mb.walk, "2", "H",
+     "saint: steps of each random walk", 1, 1000, false},
+    {"saint-presample", SVC_OPT_INT, &mb.presample, "0", "M",
+     "saint: subgraphs drawn to estimate the normalization (0: from the "
+     "data)",
+     0, 1000000, false},
+    {"memory-budget", SVC_OPT_STR, &mb.budget, "physical", "BYTES",
+     "auto: working-set budget, with a K, M or G suffix, 'physical' for "
+     "the machine's memory or 0 for none",
+     0, 0, false},
     SVC_COMMON_OPTS,
     {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
 };
+
+/* BYTES with an optional K, M or G (powers of 1024); -1 when bad. */
+static int64_t parse_bytes(const char *s)
+{
+    char *end;
+    double v;
+
+    if (strcmp(s, "physical") == 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        return pages > 0 && size > 0 ? (int64_t)pages * size : 0;
+    }
+    v = strtod(s, &end);
+    if (end == s || !(v >= 0.0))
+        return -1;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        v *= 1024.0;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        v *= 1048576.0;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        v *= 1073741824.0;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end != '\0' || v > 9.0e18)
+        return -1;
+    return (int64_t)v;
+}
 
 /* ------------------------------------------------------------ progress */
 
@@ -539,6 +607,34 @@ static json_t *base_report(const struct run *r, int threads)
         (json_int_t)r->ds.n_items, "n_train", (json_int_t)r->ds.train.n);
 }
 
+/* Log what the mini-batch setting resolves to, and why. */
+static int log_plan(struct run *r, const struct gnn_train_config *tc,
+                    struct gnn_error *err)
+{
+    struct gnn_minibatch_plan p;
+    int ret;
+
+    if (!gnn_model_trainable(r->model) || r->model->ops->fit != NULL)
+        return 0;
+    ret = gnn_minibatch_plan(r->model, &tc->minibatch, tc->batch, &p, err);
+    if (ret != 0)
+        return ret;
+    svc_log_info("mini-batches",
+                 "requested=%s mode=%s full_bytes=%lld batch_bytes=%lld "
+                 "budget=%lld fits=%d clusters=%d clusters_per_batch=%d "
+                 "saint_roots=%d saint_walk=%d steps_per_epoch=%d",
+                 mb.mode, gnn_minibatch_mode_name(p.mode),
+                 (long long)p.full_bytes, (long long)p.batch_bytes,
+                 (long long)tc->minibatch.memory_budget, p.fits, p.clusters,
+                 p.per_batch, p.saint_roots, p.saint_walk, p.steps);
+    if (!p.fits)
+        svc_log_warn("working set over the memory budget",
+                     "mode=%s batch_bytes=%lld budget=%lld",
+                     gnn_minibatch_mode_name(p.mode), (long long)p.batch_bytes,
+                     (long long)tc->minibatch.memory_budget);
+    return 0;
+}
+
 static int train(const struct svc_cmd *cmd, struct run *r,
                  struct gnn_error *err)
 {
@@ -573,6 +669,14 @@ static int train(const struct svc_cmd *cmd, struct run *r,
     tc.patience = (int32_t)o.patience;
     tc.progress = on_progress;
     tc.progress_ctx = &r->pc;
+    tc.minibatch.mode =
+        (enum gnn_minibatch_mode)gnn_minibatch_mode_parse(mb.mode);
+    tc.minibatch.clusters = (int32_t)mb.clusters;
+    tc.minibatch.per_batch = (int32_t)mb.per_batch;
+    tc.minibatch.saint_roots = (int32_t)mb.roots;
+    tc.minibatch.saint_walk = (int32_t)mb.walk;
+    tc.minibatch.saint_presample = (int32_t)mb.presample;
+    tc.minibatch.memory_budget = parse_bytes(mb.budget);
 
     ret = gnn_pool_new(threads, &r->pool, err);
     if (ret == 0)
@@ -581,6 +685,9 @@ static int train(const struct svc_cmd *cmd, struct run *r,
         return ret;
     svc_log_info("training", "model=%s threads=%d dim=%ld layers=%ld", o.model,
                  threads, o.dim, o.layers);
+    ret = log_plan(r, &tc, err);
+    if (ret != 0)
+        return ret;
     ret = gnn_train(r->model, r->valid.nnz > 0 ? &r->valid : NULL,
                     o.track_test && r->test.nnz > 0 ? &r->test : NULL, &tc,
                     r->pool, &res, err);
@@ -714,6 +821,23 @@ static int run_train(const struct svc_cmd *cmd, int argc, char **argv)
                                    "--out: model %s has no embeddings to "
                                    "write as a snapshot",
                                    o.model);
+    if (gnn_minibatch_mode_parse(mb.mode) < 0)
+        return svc_cli_usage_error(cmd,
+                                   "--minibatch: expected off, cluster, "
+                                   "saint or auto, got '%s'",
+                                   mb.mode);
+    if (parse_bytes(mb.budget) < 0)
+        return svc_cli_usage_error(cmd,
+                                   "--memory-budget: expected bytes with "
+                                   "an optional K, M or G suffix, got '%s'",
+                                   mb.budget);
+    if (strcmp(mb.mode, "cluster") == 0 || strcmp(mb.mode, "saint") == 0) {
+        if (kind != GNN_MODEL_LIGHTGCN && kind != GNN_MODEL_HOGNN)
+            return svc_cli_usage_error(cmd,
+                                       "--minibatch %s: only lightgcn and "
+                                       "hognn train on subgraphs",
+                                       mb.mode);
+    }
     r.pc.tty = isatty(STDOUT_FILENO);
     r.pc.history = json_array();
 

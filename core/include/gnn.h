@@ -16,6 +16,7 @@
 #include "gnn_gen.h"
 #include "gnn_graph.h"
 #include "gnn_idmap.h"
+#include "gnn_minibatch.h"
 #include "gnn_hognn.h"
 #include "gnn_model.h"
 #include "gnn_npy.h"

@@ -44,6 +44,10 @@ struct gnn_model_config {
     int32_t gcn_residual;  /* gcn: nonzero for H' = ReLU(A H W) + H */
     /* hognn's switches and side data: */
     struct gnn_hognn_config hognn;
+    /* Nonzero: propagate with the graph's adjacency values as they are
+     * (hognn scales them by 1 - alpha and keeps DropEdge off), for a
+     * subgraph whose normalization the trainer set (SAINT). */
+    int32_t graph_norm;
 };
 
 /* Defaults for kind: dim 64, 3 layers, std 0.1, 100 neighbours, ... */
@@ -56,10 +60,19 @@ int gnn_model_kind_parse(const char *name);
 /* The name of kind ("lightgcn"); "unknown" when out of range. */
 const char *gnn_model_kind_name(enum gnn_model_kind kind);
 
+/* How a parameter's rows map onto the graph's nodes, so that a
+ * subgraph can gather the rows of its own nodes. */
+enum gnn_param_rows {
+    GNN_PARAM_SHARED = 0, /* shared by all nodes (hop logits, maps) */
+    GNN_PARAM_NODES,      /* one row per node: users, then items */
+    GNN_PARAM_ITEMS,      /* one row per item */
+};
+
 /* A trainable array with its gradient and Adam moments, n floats each. */
 struct gnn_param {
     float *w, *g, *m, *v;
     int64_t n;
+    int32_t rows; /* enum gnn_param_rows; rows of n / count floats each */
 };
 
 #define GNN_MODEL_MAX_PARAMS 20

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "gnn_eval.h"
+#include "gnn_minibatch.h"
 #include "gnn_model.h"
 #include "gnn_rng.h"
 
@@ -48,6 +49,8 @@ struct gnn_train_config {
     int32_t cut[GNN_MAX_CUTOFFS];
     gnn_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    /* Subgraph mini-batches (gnn_minibatch.h); off by default. */
+    struct gnn_minibatch_config minibatch;
 };
 
 /* Defaults: 1000 epochs, batch 2048, 1 negative, lr 1e-3, l2 1e-4, ... */
@@ -66,7 +69,8 @@ struct gnn_train_result {
     double seconds_to_best;       /* wall time when the best epoch ended */
     double final_loss;
     int has_valid;
-    struct gnn_metrics valid; /* at best_epoch */
+    struct gnn_metrics valid;            /* at best_epoch */
+    struct gnn_minibatch_plan minibatch; /* what ran (mode off: full) */
 };
 
 /*
