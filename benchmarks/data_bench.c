@@ -10,6 +10,15 @@
  *              24-items-per-user seen CSR), fsyncs included
  *   idmap      1M string ids added, then looked up
  *
+ * With --load DIR it instead measures loading an existing data set (one
+ * written by `hoprec gen`), each loader once in a child process of its
+ * own so that its peak RSS (getrusage of the child) is its own:
+ *   splits     train.txt, valid.txt and test.txt (gnn_dataset_load_splits)
+ *   events     events.csv (gnn_events_load: parse, id maps, aggregation)
+ *   idmap      users.txt and items.txt into two id maps
+ * and prints seconds, peak RSS, RSS above an idle child, and bytes per
+ * interaction (split entries or event lines), with what stays held.
+ *
  * Prints a Markdown table. Scratch files go under --dir (default
  * benchmarks/out/data_bench), which is left in place for inspection.
  */
@@ -17,14 +26,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gnn.h"
 
 struct opts {
     int users, items, dim, runs;
     const char *dir;
+    const char *load; /* a data set folder: measure its loading instead */
 };
 
 static double now(void)
@@ -191,15 +204,185 @@ static void bench_idmap(const struct opts *o, double *ta, double *tl)
     row("idmap lookup", "1M ids (incl. snprintf)", n, "ids/s", tl, o->runs);
 }
 
+/* ------------------------------------------------------ --load */
+
+/* What a loader step reports from its child through a pipe. */
+struct load_result {
+    double seconds;
+    int64_t n;     /* interactions (split entries or event lines) */
+    int64_t kept;  /* entries held afterwards */
+    double held;   /* bytes of the arrays and maps held afterwards */
+    char what[96]; /* a short description */
+    int failed;
+};
+
+static double interactions_bytes(const struct gnn_interactions *x)
+{
+    /* user, item, weight, time: 20 bytes per allocated entry */
+    return (double)x->cap * 20.0;
+}
+
+static void load_splits(const char *dir, struct load_result *r)
+{
+    struct gnn_dataset ds;
+    struct gnn_error err;
+    double t0 = now();
+
+    if (gnn_dataset_load_splits(dir, &ds, &err) != 0) {
+        snprintf(r->what, sizeof(r->what), "%.90s", err.text);
+        r->failed = 1;
+        return;
+    }
+    r->seconds = now() - t0;
+    r->n = ds.train.n + ds.valid.n + ds.test.n;
+    r->kept = r->n;
+    r->held = interactions_bytes(&ds.train) + interactions_bytes(&ds.valid) +
+              interactions_bytes(&ds.test);
+    snprintf(r->what, sizeof(r->what), "%d users, %d items", ds.n_users,
+             ds.n_items);
+    gnn_dataset_free(&ds);
+}
+
+static void load_events(const char *dir, struct load_result *r)
+{
+    struct gnn_event_set set;
+    struct gnn_error err;
+    char path[600];
+    double t0 = now();
+
+    snprintf(path, sizeof(path), "%s/events.csv", dir);
+    if (gnn_events_load(path, NULL, &set, &err) != 0) {
+        snprintf(r->what, sizeof(r->what), "%.90s", err.text);
+        r->failed = 1;
+        return;
+    }
+    r->seconds = now() - t0;
+    r->n = set.n_events;
+    r->kept = set.x.n;
+    r->held = interactions_bytes(&set.x) + (double)gnn_idmap_memory(set.users) +
+              (double)gnn_idmap_memory(set.items);
+    snprintf(r->what, sizeof(r->what), "%lld (user, item) pairs",
+             (long long)set.x.n);
+    gnn_event_set_free(&set);
+}
+
+/* Each line of path into m; the number of lines, or -1. */
+static int64_t ids_into(const char *path, struct gnn_idmap *m)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int64_t n = 0;
+
+    if (f == NULL)
+        return -1;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] == '\n')
+            len--;
+        if (gnn_idmap_get_or_add(m, line, (size_t)len, NULL, NULL) < 0)
+            break;
+        n++;
+    }
+    free(line);
+    fclose(f);
+    return n;
+}
+
+static void load_ids(const char *dir, struct load_result *r)
+{
+    struct gnn_idmap *users, *items;
+    char pu[600], pi[600];
+    double t0 = now();
+
+    snprintf(pu, sizeof(pu), "%s/users.txt", dir);
+    snprintf(pi, sizeof(pi), "%s/items.txt", dir);
+    gnn_idmap_new(&users, NULL);
+    gnn_idmap_new(&items, NULL);
+    int64_t nu = ids_into(pu, users), ni = ids_into(pi, items);
+    r->seconds = now() - t0;
+    if (nu < 0 || ni < 0) {
+        snprintf(r->what, sizeof(r->what), "cannot read the id files");
+        r->failed = 1;
+    }
+    r->n = nu + ni;
+    r->kept = r->n;
+    r->held = (double)gnn_idmap_memory(users) + (double)gnn_idmap_memory(items);
+    snprintf(r->what, sizeof(r->what), "%lld user + %lld item ids",
+             (long long)nu, (long long)ni);
+    gnn_idmap_free(users);
+    gnn_idmap_free(items);
+}
+
+/* Run step in a child; its result and peak RSS in bytes. */
+static double in_child(void (*step)(const char *, struct load_result *),
+                       const char *dir, struct load_result *r)
+{
+    struct rusage ru;
+    int fd[2], status;
+
+    memset(r, 0, sizeof(*r));
+    if (pipe(fd) != 0)
+        exit(1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct load_result mine;
+        memset(&mine, 0, sizeof(mine));
+        if (step != NULL)
+            step(dir, &mine);
+        ssize_t w = write(fd[1], &mine, sizeof(mine));
+        _exit(w == (ssize_t)sizeof(mine) ? 0 : 1);
+    }
+    close(fd[1]);
+    if (read(fd[0], r, sizeof(*r)) != (ssize_t)sizeof(*r))
+        r->failed = 1;
+    close(fd[0]);
+    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status))
+        r->failed = 1;
+    return (double)ru.ru_maxrss * 1024.0;
+}
+
+static int bench_load(const char *dir)
+{
+    static const struct {
+        const char *name;
+        void (*fn)(const char *, struct load_result *);
+    } steps[] = {{"splits", load_splits},
+                 {"events", load_events},
+                 {"id files", load_ids}};
+    struct load_result r;
+    double base = in_child(NULL, dir, &r);
+
+    printf("data_bench --load %s (an idle child peaks at %.1f MiB)\n\n", dir,
+           base / 1048576.0);
+    printf("| loader | what | interactions | seconds | peak RSS MiB | "
+           "peak bytes/interaction | held bytes/entry kept |\n"
+           "|---|---|---:|---:|---:|---:|---:|\n");
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+        double peak = in_child(steps[k].fn, dir, &r);
+        if (r.failed) {
+            fprintf(stderr, "data_bench: %s: %s\n", steps[k].name, r.what);
+            return 1;
+        }
+        printf("| %s | %s | %lld | %.2f | %.1f | %.1f | %.1f |\n",
+               steps[k].name, r.what, (long long)r.n, r.seconds,
+               peak / 1048576.0, (peak - base) / (double)r.n,
+               r.held / (double)r.kept);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    struct opts o = {100000, 20000, 64, 3, "benchmarks/out/data_bench"};
+    struct opts o = {100000, 20000, 64, 3, "benchmarks/out/data_bench", NULL};
     static const struct option longopts[] = {
         {"users", required_argument, NULL, 'u'},
         {"items", required_argument, NULL, 'i'},
         {"dim", required_argument, NULL, 'd'},
         {"runs", required_argument, NULL, 'r'},
         {"dir", required_argument, NULL, 'o'},
+        {"load", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -221,9 +404,13 @@ int main(int argc, char **argv)
         case 'o':
             o.dir = optarg;
             break;
+        case 'l':
+            o.load = optarg;
+            break;
         default:
             fprintf(stderr, "usage: data_bench [--users N] [--items M] "
-                            "[--dim D] [--runs R] [--dir DIR]\n");
+                            "[--dim D] [--runs R] [--dir DIR]\n"
+                            "       data_bench --load DATASET_DIR\n");
             return 2;
         }
     }
@@ -231,6 +418,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "data_bench: bad sizes\n");
         return 2;
     }
+    if (o.load != NULL)
+        return bench_load(o.load);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", o.dir);
     if (system(cmd) != 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The type named by the len bytes at p, or -1. */
 static int type_of(const char *p, size_t len)
@@ -115,29 +116,165 @@ static struct entry *entries_of(const struct gnn_interactions *x)
     return e;
 }
 
+static int entry_less(const struct entry *a, const struct entry *b)
+{
+    return entry_user_item_cmp(a, b) < 0;
+}
+
+static void entry_swap(struct entry *a, struct entry *b)
+{
+    struct entry t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void sift(struct entry *e, int64_t n, int64_t i)
+{
+    for (;;) {
+        int64_t l = 2 * i + 1, m = i;
+        if (l < n && entry_less(&e[m], &e[l]))
+            m = l;
+        if (l + 1 < n && entry_less(&e[m], &e[l + 1]))
+            m = l + 1;
+        if (m == i)
+            return;
+        entry_swap(&e[i], &e[m]);
+        i = m;
+    }
+}
+
+/*
+ * In-place sort by (user, item, time): quicksort with a median of three,
+ * recursing into the smaller side, heapsort when the depth runs out,
+ * insertion sort for short runs. Unlike glibc's qsort, which takes a
+ * buffer as large as the array, it needs no memory beyond the array.
+ */
+static void sort_entries(struct entry *e, int64_t n, int depth)
+{
+    while (n > 16) {
+        if (depth-- == 0) {
+            for (int64_t i = n / 2 - 1; i >= 0; i--)
+                sift(e, n, i);
+            for (int64_t i = n - 1; i > 0; i--) {
+                entry_swap(&e[0], &e[i]);
+                sift(e, i, 0);
+            }
+            return;
+        }
+        int64_t mid = n / 2;
+        if (entry_less(&e[mid], &e[0]))
+            entry_swap(&e[mid], &e[0]);
+        if (entry_less(&e[n - 1], &e[0]))
+            entry_swap(&e[n - 1], &e[0]);
+        if (entry_less(&e[n - 1], &e[mid]))
+            entry_swap(&e[n - 1], &e[mid]);
+        struct entry pivot = e[mid];
+        int64_t i = 0, j = n - 1;
+        for (;;) {
+            while (entry_less(&e[i], &pivot))
+                i++;
+            while (entry_less(&pivot, &e[j]))
+                j--;
+            if (i >= j)
+                break;
+            entry_swap(&e[i++], &e[j--]);
+        }
+        /* [0, j] and [j + 1, n): recurse into the smaller one. */
+        if (j + 1 < n - j - 1) {
+            sort_entries(e, j + 1, depth);
+            e += j + 1;
+            n -= j + 1;
+        } else {
+            sort_entries(e + j + 1, n - j - 1, depth);
+            n = j + 1;
+        }
+    }
+    for (int64_t i = 1; i < n; i++)
+        for (int64_t k = i; k > 0 && entry_less(&e[k], &e[k - 1]); k--)
+            entry_swap(&e[k], &e[k - 1]);
+}
+
+/* Resize x's four arrays to cap entries (>= 1); -1 when out of memory,
+ * with x unchanged. */
+static int resize(struct gnn_interactions *x, int64_t cap)
+{
+    int32_t *user = realloc(x->user, (size_t)cap * sizeof(*user));
+    if (user == NULL)
+        return -1;
+    x->user = user;
+    int32_t *item = realloc(x->item, (size_t)cap * sizeof(*item));
+    if (item == NULL)
+        return -1;
+    x->item = item;
+    float *weight = realloc(x->weight, (size_t)cap * sizeof(*weight));
+    if (weight == NULL)
+        return -1;
+    x->weight = weight;
+    int64_t *time = realloc(x->time, (size_t)cap * sizeof(*time));
+    if (time == NULL)
+        return -1;
+    x->time = time;
+    x->cap = cap;
+    return 0;
+}
+
+/* Entries moved from x at a time before x's arrays are shrunk. */
+#define MOVE_CHUNK ((int64_t)1 << 20)
+
 int gnn_interactions_aggregate(struct gnn_interactions *x,
                                struct gnn_error *err)
 {
-    struct entry *e = entries_of(x);
-    int64_t m = 0;
+    int64_t n = x->n, m = 0;
+    struct entry *e = malloc((size_t)(n ? n : 1) * sizeof(*e));
 
     if (e == NULL)
         return gnn_error_set(err, GNN_ENOMEM,
                              "cannot aggregate %lld interactions: no memory",
                              (long long)x->n);
-    qsort(e, (size_t)x->n, sizeof(*e), entry_user_item_cmp);
-    for (int64_t k = 0; k < x->n; k++) {
-        if (m > 0 && x->user[m - 1] == e[k].user &&
-            x->item[m - 1] == e[k].item) {
-            x->weight[m - 1] += e[k].weight;
-            x->time[m - 1] = e[k].time; /* sorted: the latest so far */
+
+    /*
+     * Move the entries out from the end, shrinking x's arrays as they
+     * empty, so that the peak is one copy of the list (24 bytes an
+     * entry) rather than the list and its copy (44), and the sort
+     * needs no buffer. A shrink that fails
+     * only keeps memory longer.
+     */
+    for (int64_t k = n; k > 0;) {
+        int64_t lo = k > MOVE_CHUNK ? k - MOVE_CHUNK : 0;
+        for (int64_t j = lo; j < k; j++)
+            e[j] = (struct entry){x->user[j], x->item[j], x->weight[j],
+                                  x->time[j]};
+        k = lo;
+        if (k >= MOVE_CHUNK)
+            resize(x, k);
+    }
+
+    sort_entries(e, n, 2 * (int)log2((double)n + 1) + 2);
+    for (int64_t k = 0; k < n; k++) {
+        if (m > 0 && e[m - 1].user == e[k].user && e[m - 1].item == e[k].item) {
+            e[m - 1].weight += e[k].weight;
+            e[m - 1].time = e[k].time; /* sorted: the latest so far */
             continue;
         }
-        x->user[m] = e[k].user;
-        x->item[m] = e[k].item;
-        x->weight[m] = e[k].weight;
-        x->time[m] = e[k].time;
-        m++;
+        e[m++] = e[k];
+    }
+
+    /* Exactly m entries back in x, the copy given back first. */
+    struct entry *fit = realloc(e, (size_t)(m ? m : 1) * sizeof(*e));
+    if (fit != NULL)
+        e = fit;
+    if (resize(x, m ? m : 1) != 0) {
+        free(e);
+        x->n = 0;
+        return gnn_error_set(err, GNN_ENOMEM,
+                             "cannot aggregate %lld interactions: no memory",
+                             (long long)n);
+    }
+    for (int64_t k = 0; k < m; k++) {
+        x->user[k] = e[k].user;
+        x->item[k] = e[k].item;
+        x->weight[k] = e[k].weight;
+        x->time[k] = e[k].time;
     }
     x->n = m;
     free(e);
@@ -355,10 +492,14 @@ static int read_row(struct reader *r, const struct field *f,
     if (ret != 0)
         return ret;
     if (r->row_fn != NULL) {
-        struct gnn_event_row row = {
-            .user = uf->p, .user_len = uf->len, .item = itf->p,
-            .item_len = itf->len, .type = (enum gnn_event_type)type,
-            .value = value, .time = time, .line = r->lineno};
+        struct gnn_event_row row = {.user = uf->p,
+                                    .user_len = uf->len,
+                                    .item = itf->p,
+                                    .item_len = itf->len,
+                                    .type = (enum gnn_event_type)type,
+                                    .value = value,
+                                    .time = time,
+                                    .line = r->lineno};
         return r->row_fn(r->row_ctx, &row);
     }
 
@@ -450,6 +591,23 @@ static void decay(struct gnn_interactions *x, const struct gnn_event_weights *w)
     }
 }
 
+/*
+ * Room for as many events as the file could hold at 16 bytes a line, so
+ * that the list does not grow by doubling: each step would copy it and,
+ * below the allocator's mmap threshold, leave the old block resident.
+ * Pages never written cost nothing; lines shorter than that only fall
+ * back to doubling.
+ */
+static void presize(FILE *f, struct gnn_interactions *x)
+{
+    struct stat st;
+
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    int64_t cap = (int64_t)(st.st_size / 16) + 1024;
+    resize(x, cap);
+}
+
 void gnn_event_set_free(struct gnn_event_set *set)
 {
     gnn_idmap_free(set->users);
@@ -484,6 +642,7 @@ int gnn_events_load(const char *path, const struct gnn_event_weights *w,
     r.w = w;
     r.set = out;
     gnn_interactions_init(&r.raw);
+    presize(f, &r.raw);
     ret = gnn_idmap_new(&out->users, err);
     if (ret == 0)
         ret = gnn_idmap_new(&out->items, err);

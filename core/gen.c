@@ -1,12 +1,13 @@
 /*
  * Synthetic e-commerce data set (see gnn_gen.h for the model).
  *
- * Two passes over the same deterministic simulation: the first walks the
- * calendar day by day across all users and writes events.csv in time
- * order (a day's events are sorted in a small buffer); the second replays
- * each user alone, start to end, and writes the per-user splits. Each
- * user draws from their own random stream, so both passes see the same
- * events without keeping them.
+ * Two passes over the same deterministic simulation. The first runs the
+ * users one after the other in blocks of about block_events events; each
+ * block is sorted by time and spilled to a temporary run file, and the
+ * runs are merged into events.csv in time order. The second replays each
+ * user alone, start to end, and writes the per-user splits. Each user
+ * draws from their own random stream, so both passes see the same events
+ * without keeping them, and the output does not depend on the block size.
  */
 #include "gnn_gen.h"
 
@@ -510,6 +511,18 @@ static void buf_emit(struct sink *sink, const struct event *ev)
     d->buf[d->n++] = *ev;
 }
 
+/* A sink that only counts. */
+struct count_sink {
+    struct sink base;
+    int64_t n;
+};
+
+static void count_emit(struct sink *sink, const struct event *ev)
+{
+    (void)ev;
+    ((struct count_sink *)sink)->n++;
+}
+
 /* Time, then user: unique, since a user's events have distinct times. */
 static int event_cmp(const void *a, const void *b)
 {
@@ -520,13 +533,28 @@ static int event_cmp(const void *a, const void *b)
     return (x->user > y->user) - (x->user < y->user);
 }
 
+/*
+ * Pass 1 simulates users one after the other into a block buffer of
+ * about block_events events. A full block is sorted by time and written
+ * to a temporary run file in the output folder; at the end the runs are
+ * merged into events.csv. Memory is one block plus a read buffer per
+ * run, whatever the number of users. A data set that fits one block is
+ * written straight from the buffer.
+ */
 struct pass1 {
     struct sim sim;
-    struct user *users;
     struct out events;
     uint8_t *seen; /* n_items flags: the item had an event */
     struct gnn_gen_stats *stats;
     int user_width, item_width;
+    const char *dir;
+    int n_runs;
+    struct run *runs; /* n_runs open run files, being merged */
+};
+
+struct run {
+    FILE *f;
+    struct event head;
 };
 
 static void write_event(struct pass1 *p, const struct event *ev)
@@ -555,47 +583,150 @@ static void write_event(struct pass1 *p, const struct event *ev)
     p->stats->n_by_type[ev->type]++;
 }
 
+static void run_path(char *path, size_t cap, const char *dir, int k)
+{
+    snprintf(path, cap, "%s/.events-run-%05d.tmp", dir, k);
+}
+
+/* Sort the block and append it as run number p->n_runs. */
+static int flush_run(struct pass1 *p, struct buf_sink *d, struct gnn_error *err)
+{
+    struct out o;
+    char name[32];
+    int ret;
+
+    snprintf(name, sizeof(name), ".events-run-%05d.tmp", p->n_runs);
+    qsort(d->buf, d->n, sizeof(*d->buf), event_cmp);
+    ret = out_open(&o, p->dir, name, err);
+    if (ret != 0)
+        return ret;
+    fwrite(d->buf, sizeof(*d->buf), d->n, o.f);
+    p->n_runs++;
+    d->n = 0;
+    return out_close(&o, err);
+}
+
+static int run_next(struct run *r)
+{
+    return fread(&r->head, sizeof(r->head), 1, r->f) == 1;
+}
+
+/* Heap order on the head events (a min-heap by time, then user). */
+static void sift_down(struct run *h, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, m = i;
+        if (l < n && event_cmp(&h[l].head, &h[m].head) < 0)
+            m = l;
+        if (l + 1 < n && event_cmp(&h[l + 1].head, &h[m].head) < 0)
+            m = l + 1;
+        if (m == i)
+            return;
+        struct run t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Merge the run files into events.csv, removing them. */
+static int merge_runs(struct pass1 *p, struct gnn_error *err)
+{
+    char path[PATH_CAP];
+    int n = 0, ret = 0;
+
+    p->runs = calloc((size_t)p->n_runs, sizeof(*p->runs));
+    if (p->runs == NULL)
+        return gnn_error_set(err, GNN_ENOMEM, "gen: no memory for runs");
+    for (int k = 0; k < p->n_runs && ret == 0; k++) {
+        run_path(path, sizeof(path), p->dir, k);
+        FILE *f = fopen(path, "rb");
+        if (f == NULL) {
+            ret = gnn_error_set(err, GNN_EIO, "cannot open '%s': %s", path,
+                                strerror(errno));
+            break;
+        }
+        setvbuf(f, NULL, _IOFBF, 1 << 15);
+        p->runs[n].f = f;
+        if (run_next(&p->runs[n]))
+            n++;
+        else
+            fclose(f);
+    }
+    for (int i = n / 2 - 1; i >= 0 && ret == 0; i--)
+        sift_down(p->runs, n, i);
+    while (n > 0 && ret == 0) {
+        write_event(p, &p->runs[0].head);
+        if (!run_next(&p->runs[0])) {
+            if (ferror(p->runs[0].f))
+                ret = gnn_error_set(err, GNN_EIO, "cannot read a run file");
+            fclose(p->runs[0].f);
+            p->runs[0] = p->runs[--n];
+        }
+        sift_down(p->runs, n, 0);
+    }
+    for (int i = 0; i < n; i++)
+        fclose(p->runs[i].f);
+    free(p->runs);
+    p->runs = NULL;
+    return ret;
+}
+
+static void remove_runs(struct pass1 *p)
+{
+    char path[PATH_CAP];
+
+    for (int k = 0; k < p->n_runs; k++) {
+        run_path(path, sizeof(path), p->dir, k);
+        remove(path);
+    }
+}
+
+static size_t block_events(const struct gnn_gen_config *cfg)
+{
+    return cfg->block_events > 0 ? (size_t)cfg->block_events
+                                 : (size_t)GNN_GEN_BLOCK_EVENTS;
+}
+
 static int pass_events(struct pass1 *p, gnn_gen_progress_fn progress, void *ctx,
                        struct gnn_error *err)
 {
     const struct gnn_gen_config *cfg = p->sim.cfg;
     struct buf_sink d = {{buf_emit}, NULL, 0, 0, 0};
+    int32_t step = cfg->n_users / 64 > 0 ? cfg->n_users / 64 : 1;
+    size_t block = block_events(cfg);
+    struct user u;
     int ret = 0;
 
-    fputs("user,item,type,value,timestamp\n", p->events.f);
-    for (int64_t day = cfg->start_time;; day += DAY) {
-        int64_t day_end = day + DAY;
-        int active = 0;
-
-        for (int32_t uid = 0; uid < cfg->n_users; uid++) {
-            struct user *u = &p->users[uid];
-            while (u->next_session < day_end && u->next_session < p->sim.end)
-                session(&p->sim, u, uid, &d.base);
-            active |= u->next_session < p->sim.end;
-        }
-        if (d.oom) {
-            ret = gnn_error_set(err, GNN_ENOMEM, "gen: no memory for a day");
-            break;
-        }
-
-        /* Sessions run past midnight: keep those events for tomorrow. */
-        qsort(d.buf, d.n, sizeof(*d.buf), event_cmp);
-        size_t k = 0;
-        while (k < d.n && (d.buf[k].time < day_end || !active))
-            write_event(p, &d.buf[k++]);
-        memmove(d.buf, d.buf + k, (d.n - k) * sizeof(*d.buf));
-        d.n -= k;
-
-        if (!active && d.n == 0)
-            break;
-        double done =
-            (double)(day_end - cfg->start_time) / ((double)cfg->days * DAY);
-        if (progress != NULL && progress(ctx, "events", done > 1 ? 1 : done)) {
+    for (int32_t uid = 0; uid < cfg->n_users && ret == 0; uid++) {
+        user_init(&p->sim, uid, &u);
+        while (u.next_session < p->sim.end)
+            session(&p->sim, &u, uid, &d.base);
+        if (d.oom)
+            ret = gnn_error_set(err, GNN_ENOMEM, "gen: no memory for a block");
+        else if (d.n >= block)
+            ret = flush_run(p, &d, err);
+        if (ret == 0 && progress != NULL && (uid + 1) % step == 0 &&
+            progress(ctx, "events", (double)(uid + 1) / cfg->n_users))
             ret = gnn_error_set(err, GNN_ECANCELED, "gen: canceled");
-            break;
-        }
+    }
+
+    if (ret == 0)
+        fputs("user,item,type,value,timestamp\n", p->events.f);
+    if (ret == 0 && p->n_runs == 0) {
+        qsort(d.buf, d.n, sizeof(*d.buf), event_cmp);
+        for (size_t k = 0; k < d.n; k++)
+            write_event(p, &d.buf[k]);
+    } else if (ret == 0) {
+        if (d.n > 0)
+            ret = flush_run(p, &d, err);
+        free(d.buf);
+        d.buf = NULL;
+        if (ret == 0)
+            ret = merge_runs(p, err);
     }
     free(d.buf);
+    remove_runs(p);
     return ret;
 }
 
@@ -765,6 +896,7 @@ void gnn_gen_config_default(struct gnn_gen_config *c)
     c->valid_frac = 0.1;
     c->test_frac = 0.2;
     c->seed = 42;
+    c->block_events = 0;
 }
 
 int gnn_gen_config_check(const struct gnn_gen_config *c, struct gnn_error *err)
@@ -794,8 +926,53 @@ int gnn_gen_config_check(const struct gnn_gen_config *c, struct gnn_error *err)
     else if (!(c->valid_frac >= 0 && c->test_frac >= 0 &&
                c->valid_frac + c->test_frac < 1))
         bad = "valid_frac and test_frac must be >= 0 with a sum below 1";
+    else if (c->block_events < 0)
+        bad = "block_events must be >= 0";
     if (bad != NULL)
         return gnn_error_set(err, GNN_EINVAL, "gen: %s", bad);
+    return 0;
+}
+
+int gnn_gen_config_for_events(struct gnn_gen_config *c, int64_t n_events,
+                              struct gnn_error *err)
+{
+    struct count_sink count = {{count_emit}, 0};
+    struct catalog cat;
+    struct user u;
+    int ret;
+
+    if (n_events < 1 || n_events > GNN_GEN_MAX_EVENTS)
+        return gnn_error_set(err, GNN_EINVAL,
+                             "gen: the number of events must be in 1 .. %lld",
+                             (long long)GNN_GEN_MAX_EVENTS);
+    int64_t items =
+        (n_events + GNN_GEN_EVENTS_PER_ITEM / 2) / GNN_GEN_EVENTS_PER_ITEM;
+    c->n_items = items < 2 ? 2 : (int32_t)items;
+    int64_t cats = (c->n_items + 50) / 100;
+    cats = cats < 1 ? 1 : cats > 10000 ? 10000 : cats;
+    c->n_categories = (int32_t)cats;
+    c->n_users = 1;
+    ret = gnn_gen_config_check(c, err);
+    if (ret == 0)
+        ret = catalog_build(&cat, c, err);
+    if (ret != 0)
+        return ret;
+
+    /* Users do not depend on how many others there are: count them. */
+    struct sim sim = {c, &cat, c->start_time + (int64_t)c->days * DAY};
+    int32_t uid = 0;
+    while (count.n < n_events && uid < INT32_MAX - 1) {
+        user_init(&sim, uid, &u);
+        while (u.next_session < sim.end)
+            session(&sim, &u, uid, &count.base);
+        uid++;
+    }
+    catalog_free(&cat);
+    if (count.n < n_events)
+        return gnn_error_set(err, GNN_ERANGE,
+                             "gen: %lld events need too many users",
+                             (long long)n_events);
+    c->n_users = uid;
     return 0;
 }
 
@@ -844,13 +1021,10 @@ static int run_pass1(const char *dir, struct pass1 *p1,
     const struct gnn_gen_config *cfg = p1->sim.cfg;
     int ret;
 
-    p1->users = malloc((size_t)cfg->n_users * sizeof(*p1->users));
     p1->seen = calloc((size_t)cfg->n_items, 1);
-    if (p1->users == NULL || p1->seen == NULL)
-        return gnn_error_set(err, GNN_ENOMEM, "gen: no memory for %d users",
-                             cfg->n_users);
-    for (int32_t u = 0; u < cfg->n_users; u++)
-        user_init(&p1->sim, u, &p1->users[u]);
+    if (p1->seen == NULL)
+        return gnn_error_set(err, GNN_ENOMEM, "gen: no memory for %d items",
+                             cfg->n_items);
 
     ret = out_open(&p1->events, dir, "events.csv", err);
     if (ret == 0)
@@ -910,6 +1084,7 @@ int gnn_gen_write(const struct gnn_gen_config *cfg, const char *dir,
     memset(&p1, 0, sizeof(p1));
     p1.sim = (struct sim){cfg, &cat, end};
     p1.stats = stats;
+    p1.dir = dir;
     p1.user_width = digits(cfg->n_users - 1) < 6 ? 6 : digits(cfg->n_users - 1);
     p1.item_width = digits(cfg->n_items - 1) < 6 ? 6 : digits(cfg->n_items - 1);
     stats->n_users = cfg->n_users;
@@ -927,7 +1102,6 @@ int gnn_gen_write(const struct gnn_gen_config *cfg, const char *dir,
     }
 
     free(dense);
-    free(p1.users);
     free(p1.seen);
     catalog_free(&cat);
     return ret;

@@ -8,7 +8,7 @@
 
 static struct {
     char *out;
-    long users, items, categories, days, seed, start;
+    long users, items, categories, days, seed, start, interactions;
     double sessions, views, zipf, anchors, follow, valid, test;
 } gen;
 
@@ -23,6 +23,10 @@ static struct svc_opt gen_opts[] = {
     {"categories", SVC_OPT_INT, &gen.categories, "20", "K",
      "item categories; even ones get accessories in the next one", 1, 10000,
      false},
+    {"interactions", SVC_OPT_INT, &gen.interactions, "0", "N",
+     "target number of events (all types); sizes users, items and "
+     "categories from it, overriding those three (0: off)",
+     0, 1e10, false},
     {"sessions-per-user", SVC_OPT_DOUBLE, &gen.sessions, "8", "X",
      "mean sessions per user (log-normal spread)", 0.01, 10000, false},
     {"views-per-session", SVC_OPT_DOUBLE, &gen.views, "4", "X",
@@ -90,6 +94,13 @@ static int run_gen(const struct svc_cmd *cmd, int argc, char **argv)
         return svc_cli_usage_error(cmd, "%s", err.text + 5);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (gen.interactions > 0) {
+        if (gnn_gen_config_for_events(&c, (int64_t)gen.interactions, &err) != 0)
+            return svc_cli_fail(cmd, "%s", err.text);
+        svc_log_info("sized by interactions",
+                     "events=%ld users=%d items=%d categories=%d",
+                     gen.interactions, c.n_users, c.n_items, c.n_categories);
+    }
     int quarters[2] = {0, 0};
     if (gnn_gen_write(&c, gen.out, &st, log_progress, quarters, &err) != 0)
         return svc_cli_fail(cmd, "%s", err.text);
@@ -140,7 +151,17 @@ struct svc_cmd svc_cmd_gen = {
         "case) days later, rarely the other way round. The same options and\n"
         "seed always write the same files.\n"
         "\n"
-        "Example: hoprec gen --out demo --users 100000 --items 20000",
+        "--interactions N sizes the shop for about N events (lines of\n"
+        "events.csv, every type counted): one user makes about 60 events,\n"
+        "so users = the first count whose events reach N (N/60), items =\n"
+        "N/150 and categories = items/100 (at most 10000), the default\n"
+        "shop's proportions. The events written are N plus at most one\n"
+        "user's events. Memory stays near 20 MiB plus 40 bytes per item\n"
+        "whatever N: events are sorted in blocks spilled to temporary files\n"
+        "in DIR (24 bytes per event) and merged.\n"
+        "\n"
+        "Example: hoprec gen --out demo --users 100000 --items 20000\n"
+        "         hoprec gen --out big --interactions 10000000",
     .opts = gen_opts,
     .run = run_gen,
 };

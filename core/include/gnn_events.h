@@ -110,7 +110,10 @@ void gnn_event_set_free(struct gnn_event_set *set);
 
 /*
  * Sum the weights of entries with the same (user, item) into one entry
- * with the latest time. The order of x becomes (user, item) ascending.
+ * with the latest time. The order of x becomes (user, item) ascending
+ * and its arrays are cut to the entries left. Peak memory is 24 bytes
+ * per entry beyond what x held (x's arrays shrink while it works).
+ * GNN_ENOMEM leaves x empty (n = 0), to be freed as usual.
  */
 int gnn_interactions_aggregate(struct gnn_interactions *x,
                                struct gnn_error *err);

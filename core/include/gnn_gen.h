@@ -57,7 +57,43 @@ struct gnn_gen_config {
     double valid_frac;        /* of each user's items, see gnn_split_counts */
     double test_frac;
     uint64_t seed;
+    int64_t block_events; /* events sorted in memory at a time before
+                             they spill to a run file; 0: the default,
+                             GNN_GEN_BLOCK_EVENTS. Only memory and
+                             speed depend on it, never the output. */
 };
+
+/*
+ * Default block: 200000 events of 24 bytes in a buffer of 2^18 (6 MiB),
+ * plus as much again while the block is sorted.
+ */
+#define GNN_GEN_BLOCK_EVENTS 200000
+
+/*
+ * Sizing by a target number of events. One user makes about 60 events
+ * (views, clicks, carts, purchases and ratings) with the default
+ * sessions and views; the catalog keeps the default shop's proportions:
+ *   n_items      = max(2, round(n_events / GNN_GEN_EVENTS_PER_ITEM))
+ *   n_categories = clamp(round(n_items / 100), 1, min(n_items, 10000))
+ * and n_users is the smallest count whose simulated events reach
+ * n_events, so the generated events are n_events plus at most the last
+ * user's events (one user makes well under 1000 events, and the mean is
+ * about 60). 1M events give about 16.7K users and 6.7K items; 50M give
+ * about 830K users and 333K items.
+ */
+#define GNN_GEN_EVENTS_PER_ITEM 150
+
+/*
+ * Set c's n_items, n_categories and n_users for n_events events (>= 1,
+ * <= GNN_GEN_MAX_EVENTS), keeping c's other fields; it simulates the
+ * users (counting only, no output), which takes a few seconds per 10M
+ * events. Errors: GNN_EINVAL (bad n_events or other field), GNN_ENOMEM,
+ * GNN_ERANGE when more than INT32_MAX - 1 users would be needed.
+ */
+int gnn_gen_config_for_events(struct gnn_gen_config *c, int64_t n_events,
+                              struct gnn_error *err);
+
+#define GNN_GEN_MAX_EVENTS ((int64_t)10000000000)
 
 /* What was written. */
 struct gnn_gen_stats {
@@ -89,10 +125,13 @@ int gnn_gen_config_check(const struct gnn_gen_config *c, struct gnn_error *err);
 
 /*
  * Generate the data set into the folder dir (created when missing; files
- * of the same names are replaced). Streams to the files: memory is
- * O(n_users + n_items), not O(events). stats (may be NULL) receives the
- * counts, progress (may be NULL) is called with ctx. Errors: GNN_EINVAL,
- * GNN_EIO naming the file, GNN_ENOMEM, GNN_ECANCELED.
+ * of the same names are replaced). Streams to the files: memory is one
+ * block of events (block_events * 24 bytes), about 40 bytes per catalog
+ * item
+ * and 32 KiB per spilled run, not O(users) or O(events); the runs take
+ * 24 bytes per event of disk space in dir while pass 1 lasts. stats (may be
+ * NULL) receives the counts, progress (may be NULL) is called with ctx. Errors:
+ * GNN_EINVAL, GNN_EIO naming the file, GNN_ENOMEM, GNN_ECANCELED.
  */
 int gnn_gen_write(const struct gnn_gen_config *c, const char *dir,
                   struct gnn_gen_stats *stats, gnn_gen_progress_fn progress,

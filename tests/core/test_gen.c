@@ -415,3 +415,106 @@ Test(gen, edge_settings_still_write_loadable_files)
     cr_assert_eq(ds.n_users, 50, "every user has a train line");
     gnn_dataset_free(&ds);
 }
+
+/* The files of dir a and dir b are byte for byte the same. */
+static void assert_same_files(const char *a, const char *b)
+{
+    for (size_t k = 0; k < sizeof(outputs) / sizeof(outputs[0]); k++) {
+        size_t la, lb;
+        char *xa = slurp(a, outputs[k], &la), *xb = slurp(b, outputs[k], &lb);
+        cr_assert(la == lb && memcmp(xa, xb, la) == 0, "%s differs",
+                  outputs[k]);
+        free(xa);
+        free(xb);
+    }
+}
+
+Test(gen, spilled_blocks_write_the_same_files_and_leave_no_runs)
+{
+    struct gnn_gen_config c;
+    struct gnn_gen_stats one, many;
+    char a[128], b[128], path[256];
+
+    small_config(&c);
+    generate(&c, "one_block", a, &one);
+    c.block_events = 700; /* dozens of run files, merged */
+    generate(&c, "many_blocks", b, &many);
+    cr_assert_gt(one.n_events, 20 * 700);
+    cr_assert_eq(one.n_events, many.n_events);
+    assert_same_files(a, b);
+
+    snprintf(path, sizeof(path), "%s/.events-run-00000.tmp", b);
+    cr_assert_neq(access(path, F_OK), 0, "a run file was left behind");
+}
+
+Test(gen, sized_by_events_within_one_user_of_the_target)
+{
+    static const int64_t targets[] = {5000, 30000, 120000};
+
+    for (size_t k = 0; k < sizeof(targets) / sizeof(targets[0]); k++) {
+        struct gnn_gen_config c;
+        struct gnn_gen_stats st;
+        struct gnn_error err;
+        char dir[128], name[32];
+        int64_t n = targets[k];
+
+        gnn_gen_config_default(&c);
+        cr_assert_eq(gnn_gen_config_for_events(&c, n, &err), 0, "%s", err.text);
+        cr_assert_eq(c.n_items, (n + 75) / 150);
+        cr_assert_geq(c.n_categories, 1);
+        cr_assert_leq(c.n_categories, c.n_items);
+        snprintf(name, sizeof(name), "sized%zu", k);
+        generate(&c, name, dir, &st);
+
+        /* Honoured within 3%: the target plus the last user's events. */
+        cr_assert_geq(st.n_events, n);
+        cr_assert_leq(st.n_events, n + n * 3 / 100, "%lld events for %lld",
+                      (long long)st.n_events, (long long)n);
+        cr_assert_eq(st.n_users, c.n_users);
+        cr_assert_eq(count_lines(dir, "events.csv"), st.n_events + 1);
+
+        /* One user fewer would fall short of the target. */
+        struct gnn_gen_config fewer = c;
+        struct gnn_gen_stats st2;
+        fewer.n_users = c.n_users - 1;
+        if (fewer.n_users >= 1) {
+            snprintf(name, sizeof(name), "fewer%zu", k);
+            generate(&fewer, name, dir, &st2);
+            cr_assert_lt(st2.n_events, n);
+        }
+    }
+}
+
+Test(gen, sizing_by_events_is_the_same_for_a_seed)
+{
+    struct gnn_gen_config a, b, d;
+    struct gnn_gen_stats st;
+    char da[128], db[128];
+
+    gnn_gen_config_default(&a);
+    gnn_gen_config_default(&b);
+    gnn_gen_config_default(&d);
+    d.seed = 7;
+    cr_assert_eq(gnn_gen_config_for_events(&a, 40000, NULL), 0);
+    cr_assert_eq(gnn_gen_config_for_events(&b, 40000, NULL), 0);
+    cr_assert_eq(gnn_gen_config_for_events(&d, 40000, NULL), 0);
+    cr_assert_eq(a.n_users, b.n_users);
+    cr_assert_eq(a.n_items, d.n_items);
+    generate(&a, "seed_a", da, &st);
+    generate(&b, "seed_b", db, &st);
+    assert_same_files(da, db);
+}
+
+Test(gen, sizing_by_events_refuses_bad_targets)
+{
+    struct gnn_gen_config c;
+    struct gnn_error err;
+
+    gnn_gen_config_default(&c);
+    cr_assert_eq(gnn_gen_config_for_events(&c, 0, &err), GNN_EINVAL);
+    cr_assert(strstr(err.text, "events") != NULL, "%s", err.text);
+    cr_assert_eq(gnn_gen_config_for_events(&c, GNN_GEN_MAX_EVENTS + 1, &err),
+                 GNN_EINVAL);
+    c.days = 0;
+    cr_assert_eq(gnn_gen_config_for_events(&c, 1000, &err), GNN_EINVAL);
+}

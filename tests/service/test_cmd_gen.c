@@ -120,3 +120,26 @@ Test(cmd_gen, writes_the_data_set_and_a_summary)
     cr_assert_eq(run(args), 1);
     cr_assert(strstr(output(), "no/such/dir") != NULL, "%s", output());
 }
+
+Test(cmd_gen, interactions_size_the_data_set)
+{
+    char args[256], path[256];
+
+    snprintf(args, sizeof(args), "gen --out %s/sized --interactions 20000",
+             root);
+    cr_assert_eq(run(args), 0, "%s", output());
+    snprintf(path, sizeof(path), "%s/sized/events.csv", root);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    long n = -1; /* the header */
+    int ch;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    cr_assert_geq(n, 20000);
+    cr_assert_leq(n, 20600, "%ld events for 20000", n);
+
+    snprintf(args, sizeof(args), "gen --out %s/bad --interactions -5", root);
+    cr_assert_eq(run(args), 2);
+    cr_assert_eq(lines(output()), 1, "%s", output());
+}
