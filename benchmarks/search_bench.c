@@ -534,7 +534,7 @@ int main(int argc, char **argv)
                                           {"append", 0, NULL, 'a'},
                                           {"snapshot", 1, NULL, 'D'},
                                           {NULL, 0, NULL, 0}};
-    static const int efs[] = {16, 32, 64, 128};
+    static const int efs[] = {16, 32, 48, 64, 128};
     struct idx_config one = {.nthreads = 1};
     struct idx_error err = {0};
     struct idx *flat = NULL;
