@@ -192,6 +192,9 @@ int svc_ctx_model_open(struct svc_ctx *ctx, const struct svc_model_config *cfg,
 /* Free ctx->model (after the server has stopped); NULL is a no-op. */
 void svc_ctx_model_close(struct svc_ctx *ctx);
 
+/* True when searches wait for a coalesced batch (see model.h). */
+bool svc_ctx_searches_wait(struct svc_ctx *ctx);
+
 /* True when a model generation is loaded and can be served. */
 bool svc_ctx_model_ready(struct svc_ctx *ctx);
 

@@ -342,6 +342,11 @@ void svc_ctx_model_close(struct svc_ctx *ctx)
     ctx->model = NULL;
 }
 
+bool svc_ctx_searches_wait(struct svc_ctx *ctx)
+{
+    return ctx->model != NULL && svc_model_coalescing(ctx->model);
+}
+
 bool svc_ctx_model_ready(struct svc_ctx *ctx)
 {
     struct svc_gen *g = ctx->model ? svc_model_acquire(ctx->model) : NULL;

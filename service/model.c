@@ -113,6 +113,7 @@ struct svc_model {
     struct log_shard log[LOG_SHARDS];
     /* Coalesced searches of generations already freed. */
     atomic_uint_least64_t retired_batches, retired_queries;
+    atomic_bool coalescing; /* the current generation batches searches */
 };
 
 const char *svc_fallback_name(enum svc_fallback f)
@@ -590,6 +591,7 @@ int svc_model_publish(struct svc_model *m, struct gnn_snapshot *snap,
         g->version = ++m->version;
         g->loaded_at = time(NULL);
         old = atomic_exchange(&m->cur, g);
+        atomic_store(&m->coalescing, g->batcher != NULL);
         synchronize(m);
     }
     pthread_mutex_unlock(&m->write_lock);
@@ -1036,4 +1038,9 @@ void svc_model_batch_stats(struct svc_model *m, uint64_t *batches,
     *batches = b + atomic_load(&m->retired_batches);
     *queries = q + atomic_load(&m->retired_queries);
     svc_gen_release(g);
+}
+
+bool svc_model_coalescing(struct svc_model *m)
+{
+    return atomic_load(&m->coalescing);
 }

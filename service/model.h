@@ -96,6 +96,9 @@ int svc_model_load(struct svc_model *m, const char *dir, struct svc_error *err);
 int svc_model_publish(struct svc_model *m, struct gnn_snapshot *snap,
                       struct svc_error *err);
 
+/* Whether searches of the current generation wait for a shared batch. */
+bool svc_model_coalescing(struct svc_model *m);
+
 /*
  * Coalesced exact searches since the start, over every generation:
  * batches searched and the queries they held (their ratio is the mean

@@ -364,15 +364,19 @@ static void run_handler(struct svc_server *s, struct request *rq,
 }
 
 /*
- * Handlers that wait: a search waits for its coalesced batch, an event
+ * Handlers that wait: a coalesced search waits for its batch, an event
  * batch for the commit it shares. On the few HTTP threads they would
  * hold up every other connection of their thread, and a batch could
- * never hold more searches than there are threads.
+ * never hold more searches than there are threads. A search that runs
+ * alone only computes, so it stays on the HTTP thread: a hand-over would
+ * cost more than it saves.
  */
-static bool handler_waits(enum svc_route_id id)
+static bool handler_waits(struct svc_server *s, enum svc_route_id id)
 {
-    return id == SVC_ROUTE_RECOMMEND || id == SVC_ROUTE_RELATED ||
-           id == SVC_ROUTE_EVENTS;
+    if (id == SVC_ROUTE_EVENTS)
+        return true;
+    return (id == SVC_ROUTE_RECOMMEND || id == SVC_ROUTE_RELATED) &&
+           svc_ctx_searches_wait(s->ctx);
 }
 
 /* A worker's job: answer a suspended request, then hand it back to its
@@ -402,7 +406,7 @@ static enum MHD_Result finish(struct svc_server *s, struct request *rq,
         return respond_problem(s, rq, conn, SVC_PROBLEM_PAYLOAD_TOO_LARGE,
                                detail, url, NULL);
     }
-    if (s->workers != NULL && handler_waits(rq->match.route->id)) {
+    if (s->workers != NULL && handler_waits(s, rq->match.route->id)) {
         rq->server = s;
         rq->conn = conn;
         rq->url = url;
