@@ -147,7 +147,7 @@ static int check_mb(const struct gnn_minibatch_config *c, int32_t batch,
     return 0;
 }
 
-/* Parts of about `batch` positives each step at `per` parts a step. */
+/* Parts for as many steps as full-graph batches, `per` parts a step. */
 static int32_t default_parts(const struct gnn_model *m, int32_t per,
                              int32_t batch)
 {
