@@ -1,7 +1,13 @@
 # hoprec container image, in two stages on Debian 12.
 #
 #   docker build -t hoprec .
-#   docker run -p 8080:8080 -v hoprec-data:/var/lib/hoprec hoprec
+#   docker run --rm -v hoprec-data:/var/lib/hoprec hoprec gen --out data
+#   docker run --rm -v hoprec-data:/var/lib/hoprec hoprec \
+#     train --data data --model lightgcn --epochs 40 --out snapshot
+#   docker run -p 8080:8080 -v hoprec-data:/var/lib/hoprec hoprec \
+#     serve --snapshot snapshot --store events.db
+#
+# (README.md, "Operating it", has the full sequence.)
 #
 # The builder installs the toolchain with the same script developers and
 # CI use, builds with warnings as errors and runs the test suites; the

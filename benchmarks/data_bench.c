@@ -314,9 +314,10 @@ static void load_ids(const char *dir, struct load_result *r)
     gnn_idmap_free(items);
 }
 
-/* Run step in a child; its result and peak RSS in bytes. */
+/* Run step in a child; its result and peak RSS in bytes, its CPU
+ * seconds (user and system) in *cpu. */
 static double in_child(void (*step)(const char *, struct load_result *),
-                       const char *dir, struct load_result *r)
+                       const char *dir, struct load_result *r, double *cpu)
 {
     struct rusage ru;
     int fd[2], status;
@@ -339,6 +340,8 @@ static double in_child(void (*step)(const char *, struct load_result *),
     close(fd[0]);
     if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status))
         r->failed = 1;
+    *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
     return (double)ru.ru_maxrss * 1024.0;
 }
 
@@ -351,21 +354,22 @@ static int bench_load(const char *dir)
                  {"events", load_events},
                  {"id files", load_ids}};
     struct load_result r;
-    double base = in_child(NULL, dir, &r);
+    double cpu;
+    double base = in_child(NULL, dir, &r, &cpu);
 
     printf("data_bench --load %s (an idle child peaks at %.1f MiB)\n\n", dir,
            base / 1048576.0);
-    printf("| loader | what | interactions | seconds | peak RSS MiB | "
-           "peak bytes/interaction | held bytes/entry kept |\n"
-           "|---|---|---:|---:|---:|---:|---:|\n");
+    printf("| loader | what | interactions | seconds | CPU s | peak RSS MiB "
+           "| peak bytes/interaction | held bytes/entry kept |\n"
+           "|---|---|---:|---:|---:|---:|---:|---:|\n");
     for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
-        double peak = in_child(steps[k].fn, dir, &r);
+        double peak = in_child(steps[k].fn, dir, &r, &cpu);
         if (r.failed) {
             fprintf(stderr, "data_bench: %s: %s\n", steps[k].name, r.what);
             return 1;
         }
-        printf("| %s | %s | %lld | %.2f | %.1f | %.1f | %.1f |\n",
-               steps[k].name, r.what, (long long)r.n, r.seconds,
+        printf("| %s | %s | %lld | %.2f | %.2f | %.1f | %.1f | %.1f |\n",
+               steps[k].name, r.what, (long long)r.n, r.seconds, cpu,
                peak / 1048576.0, (peak - base) / (double)r.n,
                r.held / (double)r.kept);
         fflush(stdout);

@@ -94,6 +94,13 @@ static int64_t full_bytes(const struct gnn_model *m)
  * whole parameters and Adam state, the parent graph and the sampler's
  * per-node arrays, plus a subgraph model (its parameter copies,
  * activations, CSRs and the batch).
+ *
+ * XXX(evaluation): the model over the whole graph still allocates its
+ * full-graph activation tables when created, for the validation and
+ * final forward, and this estimate leaves them out; so the peak RSS of
+ * a mini-batch run stays near a full-graph run's until evaluation
+ * propagates in blocks of rows and the training model stops allocating
+ * them.
  */
 static int64_t batch_bytes(const struct gnn_model *m, double f)
 {
@@ -108,6 +115,11 @@ static int64_t batch_bytes(const struct gnn_model *m, double f)
 
 /* ------------------------------------------------------------ plan */
 
+/*
+ * XXX(side data): hognn's directed item pairs and item categories are
+ * not carried into subgraphs (pairs need remapping to local items,
+ * categories their extra nodes), so mini-batches refuse them.
+ */
 static int supported(const struct gnn_model *m)
 {
     const struct gnn_hognn_config *h = &m->cfg.hognn;
@@ -135,7 +147,7 @@ static int check_mb(const struct gnn_minibatch_config *c, int32_t batch,
     return 0;
 }
 
-/* Parts of about `batch` positives each step at `per` parts a step. */
+/* Parts for as many steps as full-graph batches, `per` parts a step. */
 static int32_t default_parts(const struct gnn_model *m, int32_t per,
                              int32_t batch)
 {
@@ -608,7 +620,13 @@ static int sample_negatives(struct gnn__minibatch *mb,
     return 0;
 }
 
-/* One subgraph step: the sample's nodes are in mb->nodes[0..n). */
+/*
+ * One subgraph step: the sample's nodes are in mb->nodes[0..n).
+ *
+ * XXX(allocations): each step builds its subgraph and a model over it
+ * afresh, a few dozen allocations a step, small next to the propagation
+ * but not the zero a per-epoch arena would give.
+ */
 static int step(struct gnn__minibatch *mb, int32_t n, int32_t epoch, float l2,
                 struct gnn_pool *pool, double *loss, int *used,
                 struct gnn_error *err)

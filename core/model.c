@@ -73,15 +73,17 @@ int gnn__model_add_param(struct gnn_model *m, int64_t n, float **w,
         return gnn_error_set(err, GNN_EINVAL, "too many parameters");
     p = &m->params[m->n_params];
     p->n = n;
-    p->w = calloc((size_t)n, sizeof(float));
-    p->g = calloc((size_t)n, sizeof(float));
-    p->m = calloc((size_t)n, sizeof(float));
-    p->v = calloc((size_t)n, sizeof(float));
+    /* Weights, gradient and Adam moments share one block: one
+     * allocation per parameter, released with w. */
+    p->w = calloc(4 * (size_t)n + 1, sizeof(float));
     m->n_params++; /* counted even on failure, so that free releases it */
-    if (p->w == NULL || p->g == NULL || p->m == NULL || p->v == NULL)
+    if (p->w == NULL)
         return gnn_error_set(err, GNN_ENOMEM,
                              "cannot allocate a parameter of %lld floats",
                              (long long)n);
+    p->g = p->w + n;
+    p->m = p->g + n;
+    p->v = p->m + n;
     *w = p->w;
     return 0;
 }
@@ -142,10 +144,7 @@ void gnn_model_free(struct gnn_model *m)
     if (m->ops != NULL && m->ops->destroy != NULL)
         m->ops->destroy(m);
     for (int i = 0; i < m->n_params; i++) {
-        free(m->params[i].w);
-        free(m->params[i].g);
-        free(m->params[i].m);
-        free(m->params[i].v);
+        free(m->params[i].w); /* and g, m, v in the same block */
     }
     free(m);
 }

@@ -79,19 +79,25 @@ for name in "${names[@]}"; do
   if [ "$jobs" -gt 1 ]; then # workers log to build-fuzz/fuzz-<n>.log
     parallel=(-jobs="$jobs" -workers="$jobs")
   fi
+  start=$(date +%s)
   (cd build-fuzz && "../$harness" -max_total_time="$seconds" \
     -runs="$runs" "${parallel[@]}" -print_final_stats=1 \
     -rss_limit_mb=2048 -artifact_prefix="crash-$name-" "../$corpus" \
     >"../$log" 2>&1) || rc=$?
+  wall=$(($(date +%s) - start))
   grep -E '^(Done|stat::(number_of_executed_units|peak_rss_mb))|ERROR|SUMMARY' \
     "$log" >&2 || true
   execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" |
     awk '{s += $2} END {print s + 0}')
+  rss=$(grep -Eo 'stat::peak_rss_mb: *[0-9]+' "$log" |
+    awk '$2 > m {m = $2} END {print m + 0}')
+  rate=$((execs / (wall > 0 ? wall : 1)))
+  figures="$execs executions in ${wall}s ($rate exec/s), peak RSS ${rss} MB"
   if [ "$rc" -ne 0 ]; then
-    summary+=("$name: FAILED (exit $rc) after $execs executions; see $log")
+    summary+=("$name: FAILED (exit $rc) after $figures; see $log")
     status=1
   else
-    summary+=("$name: $execs executions, no finding")
+    summary+=("$name: $figures, no finding")
   fi
 done
 

@@ -6,8 +6,11 @@
  *
  * Events go in batches (--send-batch): the batch's predictions are asked
  * over --parallel kept-alive connections at once, then the batch is
- * posted. No event of a batch is sent before all of them are predicted,
- * so the answers are the same as one at a time, only faster.
+ * posted. A batch holds one event per user at most (it ends before a
+ * user's second event), so every prediction is made after all of that
+ * user's earlier events were sent, as one at a time would make it: a user
+ * who views, clicks and buys an item is never asked about the purchase
+ * before the service has seen the view.
  */
 #include "commands.h"
 
@@ -44,8 +47,9 @@ static struct svc_opt replay_opts[] = {
     {"send", SVC_OPT_BOOL, &o.send, "true", NULL,
      "post each event after predicting it (false: predict only)", 0, 0, false},
     {"send-batch", SVC_OPT_INT, &o.send_batch, "1", "N",
-     "post events in batches of N (faster; the N events of a batch are all "
-     "predicted before any of them is sent)",
+     "post events in batches of up to N (faster); a batch ends before a "
+     "user's second event, so each prediction follows that user's earlier "
+     "events",
      1, 1000, false},
     {"parallel", SVC_OPT_INT, &o.parallel, "1", "N",
      "connections that ask a batch's predictions at once", 1, 256, false},
@@ -336,6 +340,14 @@ static int on_row(void *ctx, const struct gnn_event_row *row)
     memcpy(item, row->item, row->item_len);
     item[row->item_len] = '\0';
 
+    /* Predicting a user's event before their earlier one is sent would
+     * show the service less than one at a time does. */
+    for (long i = 0; i < r->n_rows; i++) {
+        if (strcmp(r->rows[i].user, user) == 0) {
+            flush(r);
+            break;
+        }
+    }
     struct row *q = &r->rows[r->n_rows];
     *q = (struct row){.user = strdup(user),
                       .item = strdup(item),

@@ -131,8 +131,9 @@ static struct svc_opt train_opts[] = {
      "the full graph's working set exceeds --memory-budget)",
      0, 0, false},
     {"clusters", SVC_OPT_INT, &mb.clusters, "0", "N",
-     "cluster: METIS parts (0: about --batch positives per step)", 0, 100000000,
-     false},
+     "cluster: METIS parts (0: Q times the full-graph batches per epoch, "
+     "at most nodes / 8)",
+     0, 100000000, false},
     {"clusters-per-batch", SVC_OPT_INT, &mb.per_batch, "4", "Q",
      "cluster: parts joined into each step's subgraph", 1, 1000000, false},
     {"saint-roots", SVC_OPT_INT, &mb.roots, "0", "R",

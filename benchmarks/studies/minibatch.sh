@@ -12,7 +12,10 @@
 # idle machine, gets a fixed wall-time budget per run instead
 # (GOWALLA_SECONDS, default 420; the epoch that ends past it is the last
 # and is validated). Environment (besides common.sh's): MODELS (default
-# "lightgcn hognn"), METHODS (default "off cluster saint").
+# "lightgcn hognn"), METHODS (default "off cluster saint"; cluster-N is
+# cluster mode with N parts instead of the default count). Rows without
+# a report are left out of the table, so TABLES_ONLY=1 with more methods
+# gathers runs made separately.
 # Writes benchmarks/results/minibatch.md.
 source "$(dirname "$0")/common.sh"
 
@@ -40,10 +43,12 @@ settings() {
 for set in "${sets[@]}"; do
   for model in $models; do
     for method in $methods; do
-      # shellcheck disable=SC2046
+      mode=${method%%-*} parts=
+      [ "$mode" = "$method" ] || parts="--clusters ${method#*-}"
+      # shellcheck disable=SC2046,SC2086
       run "mb_${set}_${model}_${method}" "$set" --model "$model" --dim 64 \
-        --layers 2 --l2 0.0001 --minibatch "$method" \
-        $(settings "$set" "$method")
+        --layers 2 --l2 0.0001 --minibatch "$mode" $parts \
+        $(settings "$set" "$mode")
     done
   done
 done
@@ -72,6 +77,7 @@ command="benchmarks/studies/minibatch.sh ${sets[*]}"
       full=$(field "mb_${set}_${model}_off" '.valid["ndcg@20"]')
       for method in $methods; do
         n="mb_${set}_${model}_${method}"
+        [ -s "$scratch/$n.json" ] || continue
         ndcg=$(field "$n" '.valid["ndcg@20"]')
         ratio=$(awk -v a="$ndcg" -v b="$full" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.3f", a / b }')
         rss=$(field "$n" '.peak_rss_bytes / 1048576 | floor')

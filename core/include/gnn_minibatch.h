@@ -158,8 +158,9 @@ const char *gnn_minibatch_mode_name(enum gnn_minibatch_mode mode);
 
 struct gnn_minibatch_config {
     enum gnn_minibatch_mode mode;
-    int32_t clusters;        /* parts (0: batches of about `batch`
-                                positives, as many steps as full-graph) */
+    int32_t clusters;        /* parts (0: per_batch times the full-graph
+                                batches, at most n_nodes / 8, so that an
+                                epoch has as many steps as full-graph) */
     int32_t per_batch;       /* parts per step, >= 1 */
     int32_t saint_roots;     /* walk roots per subgraph (0: calibrated for
                                 about `batch` positives per subgraph) */

@@ -176,3 +176,42 @@ Test(replay, parallel_predictions_score_like_one_connection)
     cr_assert_eq(one, four, "the same answers, asked four at a time");
     cr_assert_eq(server_stop(&s, 10), 0);
 }
+
+/* hit@10 (times 1e6) of sending the first 200 events with these batch
+ * options to a fresh server and store. */
+static long long sent_hits(const char *batch, const char *parallel,
+                           const char *store)
+{
+    struct server_proc s;
+    char url[64];
+
+    cr_assert_eq(server_start(&s,
+                              (const char *[]){"--snapshot", snap, "--store",
+                                               store, NULL},
+                              NULL),
+                 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
+    cr_assert_eq(hoprec((const char *[]){"replay", "--url", url, "--events",
+                                         events, "--limit", "200",
+                                         "--send-batch", batch, "--parallel",
+                                         parallel, "--report", report, NULL}),
+                 0);
+    cr_assert_eq(server_stop(&s, 10), 0);
+    json_t *rep = json_load_file(report, 0, NULL);
+    cr_assert_not_null(rep);
+    cr_assert_eq(member(rep, "sent"), 200);
+    long long hit =
+        (long long)(json_real_value(json_object_get(rep, "hit@10")) * 1e6);
+    json_decref(rep);
+    return hit;
+}
+
+Test(replay, batches_predict_each_event_after_the_users_earlier_ones)
+{
+    char one[300], many[300];
+
+    snprintf(one, sizeof(one), "%s/one.db", dir);
+    snprintf(many, sizeof(many), "%s/many.db", dir);
+    cr_assert_eq(sent_hits("50", "4", many), sent_hits("1", "1", one),
+                 "batched replay scores as one event at a time");
+}
