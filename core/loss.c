@@ -129,3 +129,22 @@ void gnn_sample_negatives(const struct gnn_graph *g, struct gnn_rng *rng,
         neg[q] = j;
     }
 }
+
+void gnn_model_sample_negatives(const struct gnn_model *m, struct gnn_rng *rng,
+                                int32_t u, int32_t n_neg, int32_t *neg)
+{
+    const struct gnn_csr *ui = &m->graph->ui;
+    const int32_t *from = m->neg_items;
+    uint32_t n = (uint32_t)m->n_neg_items;
+
+    if (from == NULL || n == 0) {
+        gnn_sample_negatives(m->graph, rng, u, n_neg, neg);
+        return;
+    }
+    for (int32_t q = 0; q < n_neg; q++) {
+        int32_t j = from[gnn_rng_below(rng, n)];
+        for (int tries = 1; tries < 64 && gnn_csr_has(ui, u, j); tries++)
+            j = from[gnn_rng_below(rng, n)];
+        neg[q] = j;
+    }
+}

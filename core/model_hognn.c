@@ -67,6 +67,13 @@ struct hognn {
     float *part; /* per-thread partial sums */
     int64_t n_part;
     int64_t *order; /* n_pairs, shuffled each epoch */
+
+    /* Items with a category and no training interaction (cold), and
+     * all the others (warm), in increasing id order; with cold items,
+     * h[0] is tied, N x d: the base with their rows replaced. */
+    int32_t *cold, *warm;
+    int32_t n_cold, n_warm;
+    float *tied;
     struct gnn_rng rng;
     int32_t epoch; /* of the last training phase */
 };
@@ -109,16 +116,7 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/*
- * Node edges: user-item both ways, then item-category both ways.
- *
- * XXX(cold items): an item without interactions reaches its category's
- * embedding through these edges, but it keeps its own untrained base row
- * and, being a uniform negative like every item, is only ever pushed
- * down; measured Recall@20 on cold items is 0 with or without categories
- * (benchmarks/results/cold_items.md). Masking such items' base rows and
- * keeping them out of the negatives is the missing step.
- */
+/* Node edges: user-item both ways, then item-category both ways. */
 static int build_adj(struct gnn_model *m, struct hognn *h,
                      struct gnn_error *err)
 {
@@ -261,6 +259,9 @@ static void hognn_destroy(struct gnn_model *m)
     free(h->scratch);
     free(h->part);
     free(h->order);
+    free(h->cold);
+    free(h->warm);
+    free(h->tied);
     free(h);
     m->priv = NULL;
 }
@@ -376,6 +377,82 @@ static int add_params(struct gnn_model *m, struct hognn *h,
     return 0;
 }
 
+/* ------------------------------------------------------- cold items */
+
+/*
+ * An item with a category but no training interaction has nothing of
+ * its own to learn from: its base row would stay at its random start,
+ * and as a uniform negative it would only be pushed down. So its base
+ * row is no parameter of its own but a copy of its category's
+ * (tie_cold fills hop 0 from the base before each propagation;
+ * fold_cold hands the gradient on the copy to the category row; the
+ * item's own base row stays unused, so that L2 on it, should it be in
+ * a batch, is a term of its own), which makes every hop of it, 0
+ * included, come from its category and, through the category, from the
+ * category's warm items. It is also left out of the sampled negatives
+ * (m->neg_items), where each draw would push its category's row down.
+ * Its output is then computed like any item's, so evaluation and the
+ * exported snapshot see the same embedding.
+ */
+static int find_cold(struct gnn_model *m, struct hognn *h,
+                     struct gnn_error *err)
+{
+    const struct gnn_csr *iu = &m->graph->iu;
+    const int32_t *cat = h->hc.item_cat;
+
+    if (cat == NULL)
+        return 0;
+    h->cold = malloc((size_t)m->n_items * sizeof(*h->cold) + 1);
+    h->warm = malloc((size_t)m->n_items * sizeof(*h->warm) + 1);
+    if (h->cold == NULL || h->warm == NULL)
+        return gnn_error_set(err, GNN_ENOMEM, "cannot allocate item lists");
+    for (int32_t i = 0; i < m->n_items; i++) {
+        int used = i < iu->n_rows && iu->row_ptr[i + 1] > iu->row_ptr[i];
+        if (!used && cat[i] >= 0)
+            h->cold[h->n_cold++] = i;
+        else
+            h->warm[h->n_warm++] = i;
+    }
+    if (h->n_cold > 0) {
+        m->neg_items = h->warm;
+        m->n_neg_items = h->n_warm;
+    }
+    return 0;
+}
+
+/* Hop 0 = the base, each cold item's row its category's. */
+static void tie_cold(struct gnn_model *m, struct hognn *h)
+{
+    int32_t d = h->d, first_cat = m->n_users + m->n_items;
+
+    if (h->n_cold == 0)
+        return;
+    memcpy(h->tied, m->params[0].w,
+           (size_t)h->n_nodes * (size_t)d * sizeof(float));
+    for (int32_t q = 0; q < h->n_cold; q++) {
+        int32_t i = h->cold[q];
+        memcpy(h->h[0] + ((size_t)m->n_users + i) * d,
+               h->h[0] + ((size_t)first_cat + h->hc.item_cat[i]) * d,
+               (size_t)d * sizeof(float));
+    }
+}
+
+/* The gradient on a cold item's copied row belongs to its category. */
+static void fold_cold(struct gnn_model *m, struct hognn *h, float *g)
+{
+    int32_t d = h->d, first_cat = m->n_users + m->n_items;
+
+    for (int32_t q = 0; q < h->n_cold; q++) {
+        int32_t i = h->cold[q];
+        float *gi = g + ((size_t)m->n_users + i) * d;
+        float *gc = g + ((size_t)first_cat + h->hc.item_cat[i]) * d;
+        for (int32_t c = 0; c < d; c++) {
+            gc[c] += gi[c];
+            gi[c] = 0.0f;
+        }
+    }
+}
+
 static int hognn_init(struct gnn_model *m, struct gnn_error *err)
 {
     struct hognn *h;
@@ -397,11 +474,20 @@ static int hognn_init(struct gnn_model *m, struct gnn_error *err)
 
     ret = build_adj(m, h, err);
     if (ret == 0)
+        ret = find_cold(m, h, err);
+    if (ret == 0)
         ret = alloc_tables(m, h, err);
     if (ret == 0)
         ret = add_params(m, h, err);
     if (ret != 0)
         return ret;
+    if (h->n_cold > 0) {
+        h->tied = alloc_f((int64_t)h->n_nodes * h->d);
+        if (h->tied == NULL)
+            return gnn_error_set(err, GNN_ENOMEM, "cannot allocate hop 0");
+        h->h[0] = h->tied;
+        tie_cold(m, h);
+    }
     h->own_val = h->adj.val;
     memcpy(h->raw, h->adj.val, (size_t)h->adj.nnz * sizeof(float));
     if (normalize(h, 0.0f, 0, h->full) != 0)
@@ -421,8 +507,8 @@ static int hognn_init(struct gnn_model *m, struct gnn_error *err)
             h->order[q] = q;
     }
 
-    m->user_base = h->h[0];
-    m->item_base = h->h[0] + off;
+    m->user_base = m->params[0].w;
+    m->item_base = m->params[0].w + off;
     m->grad_user_base = m->params[0].g;
     m->grad_item_base = m->params[0].g + off;
     m->user_out = h->out;
@@ -753,6 +839,7 @@ static void hognn_forward(struct gnn_model *m, struct gnn_pool *pool)
     struct hognn *h = m->priv;
     struct comb_task t = {m, h, NULL, 0, 0, NULL};
 
+    tie_cold(m, h);
     for (int32_t k = 1; k <= h->k; k++) {
         gnn_csr_spmm(&h->adj, h->h[k - 1], h->d, h->h[k], h->h[0], h->hc.alpha,
                      pool);
@@ -799,6 +886,7 @@ static void hognn_backward(struct gnn_model *m, struct gnn_pool *pool)
     combine_backward(m, h, pool);
     if (h->k == 0) {
         hop_grad(m, h, 0, pg, pool);
+        fold_cold(m, h, pg);
         return;
     }
     hop_grad(m, h, 0, acc, pool);
@@ -818,6 +906,7 @@ static void hognn_backward(struct gnn_model *m, struct gnn_pool *pool)
         g = g2;
         g2 = s;
     }
+    fold_cold(m, h, pg);
 }
 
 /* ------------------------------------------------------------ phases */
@@ -845,10 +934,26 @@ static void hognn_set_phase(struct gnn_model *m, int32_t epoch, int training)
 /* ---------------------------------------------------------- pair loss */
 
 /*
+ * The negative target of a pair with target j from 32 random bits r: a
+ * uniform item other than j, or, when there are cold items, a warm one
+ * other than j (the next warm item when r hits j itself).
+ */
+static int32_t pair_negative(const struct gnn_model *m, const struct hognn *h,
+                             uint64_t r, int32_t j)
+{
+    if (h->n_cold == 0) {
+        int32_t k = (int32_t)(r * (uint64_t)(m->n_items - 1) >> 32);
+        return k + (k >= j);
+    }
+    int32_t q = (int32_t)(r * (uint64_t)h->n_warm >> 32);
+    return h->warm[q] != j ? h->warm[q] : h->warm[(q + 1) % h->n_warm];
+}
+
+/*
  * BPR over this batch's share of the directed pairs: source(i) .
- * target(j) above source(i) . target(k), k a uniform item other than j
- * drawn from a hash of (seed, epoch, batch, pair), so that the term is a
- * function of the parameters within a batch. Source gradients go to
+ * target(j) above source(i) . target(k), k an item other than j (see
+ * pair_negative) drawn from a hash of (seed, epoch, batch, pair), so that the
+ * term is a function of the parameters within a batch. Source gradients go to
  * gsrc (dual) or to the item gradient (single).
  */
 static double hognn_pair_loss(struct gnn_model *m, int64_t b, int64_t n_b)
@@ -859,7 +964,8 @@ static double hognn_pair_loss(struct gnn_model *m, int64_t b, int64_t n_b)
     float *gsrc = h->dual ? h->gsrc : m->grad_item;
     double total = 0.0;
 
-    if (np == 0 || h->hc.pair_weight == 0.0f || n_b < 1 || m->n_items < 2)
+    if (np == 0 || h->hc.pair_weight == 0.0f || n_b < 1 || m->n_items < 2 ||
+        (h->n_cold > 0 && h->n_warm < 2))
         return 0.0;
     per = (np + n_b - 1) / n_b;
     lo = b * per;
@@ -873,8 +979,7 @@ static double hognn_pair_loss(struct gnn_model *m, int64_t b, int64_t n_b)
         int64_t e = h->order[q];
         int32_t i = h->hc.pairs[2 * e], j = h->hc.pairs[2 * e + 1];
         uint64_t r = mix64(key ^ (uint64_t)q) >> 32;
-        int32_t k = (int32_t)(r * (uint64_t)(m->n_items - 1) >> 32);
-        k += k >= j;
+        int32_t k = pair_negative(m, h, r, j);
         const float *si = m->item_source_out + (size_t)i * d;
         const float *tj = m->item_out + (size_t)j * d;
         const float *tk = m->item_out + (size_t)k * d;

@@ -241,8 +241,8 @@ static double train_batch(struct trainer *t, int64_t first, int32_t n, float lr)
         int64_t e = t->order[first + q];
         t->user[q] = t->entry_user[e];
         t->pos[q] = ui->col_idx[e];
-        gnn_sample_negatives(m->graph, &t->rng, t->user[q], n_neg,
-                             t->neg + (size_t)q * n_neg);
+        gnn_model_sample_negatives(m, &t->rng, t->user[q], n_neg,
+                                   t->neg + (size_t)q * n_neg);
     }
 
     mark_active(t, &b);

@@ -26,6 +26,13 @@
  * h_item (I + M) + s_item beside its target embedding h_item: users score
  * targets, and directed pairs (i then j) train source(i) . target(j)
  * against a sampled target by BPR, weighted by pair_weight.
+ *
+ * Cold items: an item with a category but no training interaction takes
+ * its category's base row as its own hop 0 (not a parameter of its own;
+ * its gradient goes to the category) and is never a sampled negative,
+ * in the BPR term or the pair term (gnn_model.neg_items), so that its
+ * output, served and evaluated alike, is what propagation from its
+ * category and the category's warm items gives.
  */
 #ifndef GNN_HOGNN_H
 #define GNN_HOGNN_H

@@ -147,6 +147,13 @@ struct gnn_model {
     int32_t n_active;
     const uint8_t *active_mask;
 
+    /* Items the trainer may draw as negatives, n_neg_items distinct ids
+     * owned by the model (priv); NULL for every item. A model sets it
+     * in init for items whose output is not theirs to push down (hognn:
+     * cold items, which show their category). */
+    const int32_t *neg_items;
+    int32_t n_neg_items;
+
     void *priv; /* the model's own state */
 };
 
@@ -178,6 +185,17 @@ int gnn_model_trainable(const struct gnn_model *m);
 /* Scores of n users for all items, out n x n_items (see ops->score). */
 void gnn_model_score(const struct gnn_model *m, const int32_t *users, int32_t n,
                      float *out);
+
+struct gnn_rng;
+
+/*
+ * Sample n_neg negatives for user u into neg, as gnn_sample_negatives
+ * (gnn_train.h) does over all items, but drawn from m->neg_items when
+ * the model set it. The same draws as gnn_sample_negatives when it did
+ * not.
+ */
+void gnn_model_sample_negatives(const struct gnn_model *m, struct gnn_rng *rng,
+                                int32_t u, int32_t n_neg, int32_t *neg);
 
 /* ------------------------------------------------ for model sources */
 

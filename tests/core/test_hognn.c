@@ -3,8 +3,10 @@
  * initial residual, PairNorm, hop logits, the gate, the dual source map
  * and the pair loss, and the residual option of gcn), and its behaviour:
  * the plain setting is LightGCN, DropEdge is a training-only function of
- * the seed and epoch, categories reach cold items, training is
- * reproducible, bad settings and files are refused.
+ * the seed and epoch, categories reach cold items, a cold item's
+ * embedding is its category's propagation and it is never a sampled
+ * negative, training is reproducible, bad settings and files are
+ * refused.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -331,6 +333,135 @@ Test(hognn, categories_reach_an_item_without_interactions)
         cr_assert_eq(cold[k], 0.0f, "without categories it is isolated");
     gnn_model_free(m);
     gnn_graph_free(&g);
+}
+
+/*
+ * What propagation from category c alone gives a cold item at hop k >= 1
+ * under a plain setting with initial residual alpha: its only edge is to
+ * c, of normalized weight (1 - alpha) / sqrt(n_c) for the n_c items of
+ * c (all edges of weight cat_weight), and its hop 0 is c's.
+ */
+static void cold_expected(struct gnn_model *m, int32_t c, int32_t n_c,
+                          float alpha, float *want)
+{
+    int32_t n_hops, n_rows, d = m->dim;
+    size_t row = (size_t)N_USERS + N_ITEMS + c;
+    const float *h0 = m->ops->hop(m, 0, &n_hops, &n_rows) + row * d;
+    float s = (1.0f - alpha) / sqrtf((float)n_c);
+
+    for (int32_t j = 0; j < d; j++)
+        want[j] = h0[j];
+    for (int32_t k = 1; k < n_hops; k++) {
+        const float *prev = m->ops->hop(m, k - 1, &n_hops, &n_rows) + row * d;
+        for (int32_t j = 0; j < d; j++)
+            want[j] += s * prev[j] + alpha * h0[j];
+    }
+    for (int32_t j = 0; j < d; j++)
+        want[j] /= (float)n_hops;
+}
+
+Test(hognn, cold_item_embedding_comes_from_its_category)
+{
+    struct gnn_graph g;
+    struct gnn_model_config c;
+    struct gnn_model *m;
+    struct gnn_snapshot *snap;
+    float want[5];
+
+    tiny_graph(&g);
+    plain(&c, 3);
+    c.hognn.alpha = 0.2f;
+    c.hognn.item_cat = cats;
+    c.hognn.n_cats = 3;
+    cr_assert_eq(gnn_model_new(&c, &g, &m, NULL), 0);
+    /* Item 6 is cold, in category 1 with items 1 and 3. */
+    m->ops->forward(m, NULL);
+    cold_expected(m, 1, 3, c.hognn.alpha, want);
+    const float *out = m->item_out + (size_t)6 * c.dim;
+    double norm = 0.0;
+    for (int32_t j = 0; j < c.dim; j++) {
+        cr_assert_float_eq(out[j], want[j], 1e-5, "column %d: %g, not %g", j,
+                           out[j], want[j]);
+        norm += (double)out[j] * out[j];
+    }
+    cr_assert_gt(norm, 1e-4, "the cold item's output is zero");
+
+    /* Its gradient goes to the category: its own row gets none (no L2
+     * here, which would act on the unused row of item 6, a negative of
+     * the batch). */
+    total_loss(m, 0.0f);
+    const float *g6 = m->params[0].g + (size_t)(N_USERS + 6) * c.dim;
+    const float *gc = m->params[0].g + (size_t)(N_USERS + N_ITEMS + 1) * c.dim;
+    double g6n = 0.0, gcn = 0.0;
+    for (int32_t j = 0; j < c.dim; j++) {
+        g6n += fabs((double)g6[j]);
+        gcn += fabs((double)gc[j]);
+    }
+    cr_assert_eq(g6n, 0.0, "the cold item's own row has a gradient");
+    cr_assert_gt(gcn, 0.0, "its category gets no gradient");
+
+    /* The snapshot serves the embedding that was evaluated. */
+    m->ops->forward(m, NULL);
+    cr_assert_eq(gnn_snapshot_from_model(m, &g, "cold", &snap, NULL), 0);
+    for (int32_t j = 0; j < c.dim; j++)
+        cr_assert_eq(snap->items_target[(size_t)6 * c.dim + j], out[j],
+                     "the snapshot serves another cold row");
+    gnn_snapshot_free(snap);
+    gnn_model_free(m);
+
+    check(&c, "cold item tied to its category");
+    c.layers = 0;
+    check(&c, "cold item tied, K=0");
+    gnn_graph_free(&g);
+}
+
+/* Draws of the trainer's sampler and of the pair term that hit item 6. */
+static int32_t cold_draws(const int32_t *item_cat)
+{
+    static const int32_t warm_pairs[] = {0, 3, 1, 4, 2, 5, 3, 0, 5, 1};
+    struct gnn_graph g;
+    struct gnn_model_config c;
+    struct gnn_model *m;
+    struct gnn_rng rng;
+    int32_t draw[8], hits = 0;
+
+    tiny_graph(&g);
+    plain(&c, 2);
+    c.hognn.item_cat = item_cat;
+    c.hognn.n_cats = 3;
+    c.hognn.pairs = warm_pairs;
+    c.hognn.n_pairs = 5;
+    cr_assert_eq(gnn_model_new(&c, &g, &m, NULL), 0);
+    gnn_rng_seed(&rng, 3);
+    for (int rep = 0; rep < 100; rep++) {
+        for (int32_t u = 0; u < N_USERS; u++) {
+            gnn_model_sample_negatives(m, &rng, u, 8, draw);
+            for (int q = 0; q < 8; q++) {
+                cr_assert(draw[q] >= 0 && draw[q] < N_ITEMS);
+                hits += draw[q] == 6;
+            }
+        }
+    }
+    /* The pairs never name item 6, so a gradient on its output comes
+     * from a negative draw. */
+    for (int32_t e = 1; e <= 40; e++) {
+        m->ops->set_phase(m, e, 1);
+        m->ops->forward(m, NULL);
+        memset(m->grad_item, 0, (size_t)N_ITEMS * c.dim * sizeof(float));
+        m->ops->extra_loss(m, 0, 1);
+        for (int32_t j = 0; j < c.dim; j++)
+            hits += m->grad_item[(size_t)6 * c.dim + j] != 0.0f;
+    }
+    gnn_model_free(m);
+    gnn_graph_free(&g);
+    return hits;
+}
+
+Test(hognn, cold_item_is_never_a_negative)
+{
+    cr_assert_eq(cold_draws(cats), 0, "a cold item was drawn as a negative");
+    /* Without a category it is an ordinary (isolated) item and drawn. */
+    cr_assert_gt(cold_draws(NULL), 0, "item 6 is never drawn at all");
 }
 
 static void train_once(int threads, int dual, float *items, float *src)
