@@ -47,7 +47,8 @@ for tool in wrk python3 curl ss; do
   command -v $tool >/dev/null ||
     { echo "attack_bench.sh: $tool is not installed" >&2; exit 1; }
 done
-[ -x "$bin" ] || { echo "attack_bench.sh: no binary at $bin (build first)" >&2; exit 1; }
+[ -x "$bin" ] ||
+  { echo "attack_bench.sh: no binary at $bin (build first)" >&2; exit 1; }
 mkdir -p "$out"
 
 if [ -z "$snapshot" ]; then
@@ -106,7 +107,8 @@ for _ in $(seq 1 600); do
   kill -0 $pid 2>/dev/null || { cat "$log" >&2; exit 1; }
   sleep 0.1
 done
-[ -n "$port" ] || { echo "attack_bench.sh: the server did not start" >&2; exit 1; }
+[ -n "$port" ] ||
+  { echo "attack_bench.sh: the server did not start" >&2; exit 1; }
 url=http://127.0.0.1:$port
 curl -fsS "$url/readyz" >/dev/null
 
