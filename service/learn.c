@@ -395,7 +395,7 @@ enum phase {
     PHASE_HOLDOUT,  /* scoring the previous model */
     PHASE_TRAIN,    /* model set-up, warm start, training */
     PHASE_SNAPSHOT, /* outputs, ids, writing the folder */
-    PHASE_PUBLISH,  /* loading it into the served model, indexes */
+    PHASE_PUBLISH,  /* indexes and the swap in the served model */
     N_PHASES
 };
 
