@@ -172,9 +172,10 @@ static void ask(struct replay *r, struct slot *sl, long i)
     char *escaped = curl_easy_escape(sl->curl, r->rows[i].user, 0);
     char url[2048];
 
-    snprintf(url, sizeof(url), "%s/v1/users/%s/recommendations?k=%ld%s", o.url,
-             escaped ? escaped : "", o.k,
-             o.exclude_seen ? "&exclude_seen=true" : "");
+    /* Always explicit: the service's own default is to exclude. */
+    snprintf(url, sizeof(url),
+             "%s/v1/users/%s/recommendations?k=%ld&exclude_seen=%s", o.url,
+             escaped ? escaped : "", o.k, o.exclude_seen ? "true" : "false");
     curl_free(escaped);
     sl->row = i;
     sl->body.len = 0;

@@ -215,3 +215,44 @@ Test(replay, batches_predict_each_event_after_the_users_earlier_ones)
     cr_assert_eq(sent_hits("50", "4", many), sent_hits("1", "1", one),
                  "batched replay scores as one event at a time");
 }
+
+/* Hit rate of the stored clicks (times 1e6) when the first 200 events
+ * are sent with k 80, the whole generated catalog, and exclude_flag. */
+static long long click_hits(const char *exclude_flag, const char *store)
+{
+    struct server_proc s;
+    char url[64];
+
+    cr_assert_eq(server_start(&s,
+                              (const char *[]){"--snapshot", snap, "--store",
+                                               store, NULL},
+                              NULL),
+                 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
+    cr_assert_eq(
+        hoprec((const char *[]){"replay", "--url", url, "--events", events,
+                                "--limit", "200", "--k", "80", exclude_flag,
+                                "--report", report, NULL}),
+        0);
+    cr_assert_eq(server_stop(&s, 10), 0);
+    json_t *rep = json_load_file(report, 0, NULL);
+    cr_assert_not_null(rep);
+    json_t *click = json_object_get(json_object_get(rep, "by_type"), "click");
+    cr_assert(member(click, "events") > 0, "the first events hold clicks");
+    long long hit =
+        (long long)(json_real_value(json_object_get(click, "hit@80")) * 1e6);
+    json_decref(rep);
+    return hit;
+}
+
+/* A generated click follows a view of the same item: with the whole
+ * catalog asked it is a hit exactly when seen items stay in the list. */
+Test(replay, exclude_seen_is_off_unless_asked)
+{
+    char kept[300], excluded[300];
+
+    snprintf(kept, sizeof(kept), "%s/kept.db", dir);
+    snprintf(excluded, sizeof(excluded), "%s/excluded.db", dir);
+    cr_assert_gt(click_hits("--exclude-seen=false", kept), 500000);
+    cr_assert_eq(click_hits("--exclude-seen=true", excluded), 0);
+}
