@@ -113,8 +113,13 @@ def one(kind, data, hang_up):
     reply = b""
     try:
         s.sendall(data)
+        # A complete request is not followed by shutdown(SHUT_WR): like
+        # Go's and hyper's, the server takes a read EOF for a client that
+        # has gone away and drops a request still being searched. Bytes
+        # that are no request are, or the server would wait for the rest.
         if not hang_up:
-            s.shutdown(socket.SHUT_WR)
+            if b"\r\n\r\n" not in data:
+                s.shutdown(socket.SHUT_WR)
             while len(reply) < 64:
                 chunk = s.recv(4096)
                 if not chunk:
