@@ -76,8 +76,10 @@ for name in "${names[@]}"; do
   log=build-fuzz/fuzz-$name.log
   rc=0
   parallel=()
+  stats=("$log")
   if [ "$jobs" -gt 1 ]; then # workers log to build-fuzz/fuzz-<n>.log
     parallel=(-jobs="$jobs" -workers="$jobs")
+    rm -f build-fuzz/fuzz-[0-9]*.log
   fi
   start=$(date +%s)
   (cd build-fuzz && "../$harness" -max_total_time="$seconds" \
@@ -85,11 +87,14 @@ for name in "${names[@]}"; do
     -rss_limit_mb=2048 -artifact_prefix="crash-$name-" "../$corpus" \
     >"../$log" 2>&1) || rc=$?
   wall=$(($(date +%s) - start))
-  grep -E '^(Done|stat::(number_of_executed_units|peak_rss_mb))|ERROR|SUMMARY' \
-    "$log" >&2 || true
-  execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" |
+  if [ "$jobs" -gt 1 ]; then # the counts are in the workers' logs
+    stats=(build-fuzz/fuzz-[0-9]*.log)
+  fi
+  grep -hE '^(Done|stat::(number_of_executed_units|peak_rss_mb))|ERROR|SUMMARY' \
+    "${stats[@]}" >&2 || true
+  execs=$(grep -hEo 'stat::number_of_executed_units: *[0-9]+' "${stats[@]}" |
     awk '{s += $2} END {print s + 0}')
-  rss=$(grep -Eo 'stat::peak_rss_mb: *[0-9]+' "$log" |
+  rss=$(grep -hEo 'stat::peak_rss_mb: *[0-9]+' "${stats[@]}" |
     awk '$2 > m {m = $2} END {print m + 0}')
   rate=$((execs / (wall > 0 ? wall : 1)))
   figures="$execs executions in ${wall}s ($rate exec/s), peak RSS ${rss} MB"
