@@ -117,6 +117,69 @@ void gnn_adam_step(struct gnn_model *m, int64_t t, float lr, float beta1,
     gnn_pool_run(pool, adam_task, &task);
 }
 
+struct adam_rows_task {
+    struct adam_task a;
+    const int32_t *nodes;
+    int64_t n_nodes;
+};
+
+static void adam_update(const struct adam_task *t, struct gnn_param *q,
+                        int64_t lo, int64_t hi, int zero_grad)
+{
+    float *restrict w = q->w, *restrict mo = q->m, *restrict v = q->v;
+    float *restrict g = q->g;
+
+    for (int64_t i = lo; i < hi; i++) {
+        mo[i] = t->beta1 * mo[i] + (1.0f - t->beta1) * g[i];
+        v[i] = t->beta2 * v[i] + (1.0f - t->beta2) * g[i] * g[i];
+        w[i] -= t->lr_t * mo[i] / (sqrtf(v[i]) / t->bc2_sqrt + t->eps);
+        if (zero_grad)
+            g[i] = 0.0f;
+    }
+}
+
+static void adam_rows_task(int ith, int nth, void *ctx)
+{
+    struct adam_rows_task *t = ctx;
+    struct gnn_model *m = t->a.m;
+    int64_t lo, hi;
+
+    gnn_split_range(t->n_nodes, ith, nth, &lo, &hi);
+    for (int p = 0; p < m->n_params; p++) {
+        struct gnn_param *q = &m->params[p];
+        int items = q->rows == GNN_PARAM_ITEMS;
+        int64_t rows = items ? m->n_items : (int64_t)m->n_users + m->n_items;
+
+        if (q->rows == GNN_PARAM_SHARED)
+            continue;
+        int64_t width = q->n / rows;
+        for (int64_t k = lo; k < hi; k++) {
+            int64_t r = t->nodes[k] - (items ? m->n_users : 0);
+            if (r < 0)
+                continue; /* a user, and this parameter has item rows */
+            adam_update(&t->a, q, r * width, (r + 1) * width, 1);
+        }
+    }
+}
+
+void gnn_adam_step_rows(struct gnn_model *m, int64_t t, float lr, float beta1,
+                        float beta2, float eps, const int32_t *nodes,
+                        int64_t n_nodes, struct gnn_pool *pool)
+{
+    double bc1 = 1.0 - pow(beta1, (double)t);
+    double bc2 = 1.0 - pow(beta2, (double)t);
+    struct adam_rows_task task = {
+        {m, (float)(lr / bc1), beta1, beta2, eps, (float)sqrt(bc2)},
+        nodes,
+        n_nodes};
+
+    for (int p = 0; p < m->n_params; p++) {
+        if (m->params[p].rows == GNN_PARAM_SHARED)
+            adam_update(&task.a, &m->params[p], 0, m->params[p].n, 0);
+    }
+    gnn_pool_run(pool, adam_rows_task, &task);
+}
+
 /* ------------------------------------------------------------ sampling */
 
 void gnn_sample_negatives(const struct gnn_graph *g, struct gnn_rng *rng,

@@ -29,7 +29,7 @@ static struct {
 
 /* Subgraph mini-batches. */
 static struct {
-    char *mode, *budget;
+    char *mode, *budget, *adam;
     long clusters, per_batch, roots, walk, presample;
     double time_limit;
 } mb;
@@ -145,6 +145,10 @@ static struct svc_opt train_opts[] = {
      "saint: subgraphs drawn to estimate the normalization (0: from the "
      "data)",
      0, 1000000, false},
+    {"minibatch-adam", SVC_OPT_STR, &mb.adam, "lazy", "KIND",
+     "cluster, saint: lazy (Adam on each step's rows: epochs linear in "
+     "the graph) or dense (every row each step, as full-graph training)",
+     0, 0, false},
     {"memory-budget", SVC_OPT_STR, &mb.budget, "physical", "BYTES",
      "auto: working-set budget, with a K, M or G suffix, 'physical' for "
      "the machine's memory or 0 for none",
@@ -628,11 +632,12 @@ static int log_plan(struct run *r, const struct gnn_train_config *tc,
     svc_log_info("mini-batches",
                  "requested=%s mode=%s full_bytes=%lld batch_bytes=%lld "
                  "budget=%lld fits=%d clusters=%d clusters_per_batch=%d "
-                 "saint_roots=%d saint_walk=%d steps_per_epoch=%d",
+                 "saint_roots=%d saint_walk=%d steps_per_epoch=%d adam=%s",
                  mb.mode, gnn_minibatch_mode_name(p.mode),
                  (long long)p.full_bytes, (long long)p.batch_bytes,
                  (long long)tc->minibatch.memory_budget, p.fits, p.clusters,
-                 p.per_batch, p.saint_roots, p.saint_walk, p.steps);
+                 p.per_batch, p.saint_roots, p.saint_walk, p.steps,
+                 p.lazy_adam ? "lazy" : "dense");
     if (!p.fits)
         svc_log_warn("working set over the memory budget",
                      "mode=%s batch_bytes=%lld budget=%lld",
@@ -684,6 +689,7 @@ static int train(const struct svc_cmd *cmd, struct run *r,
     tc.minibatch.saint_walk = (int32_t)mb.walk;
     tc.minibatch.saint_presample = (int32_t)mb.presample;
     tc.minibatch.memory_budget = parse_bytes(mb.budget);
+    tc.minibatch.dense_adam = strcmp(mb.adam, "dense") == 0;
 
     ret = gnn_pool_new(threads, &r->pool, err);
     if (ret == 0)
@@ -833,6 +839,11 @@ static int run_train(const struct svc_cmd *cmd, int argc, char **argv)
                                    "--minibatch: expected off, cluster, "
                                    "saint or auto, got '%s'",
                                    mb.mode);
+    if (strcmp(mb.adam, "lazy") != 0 && strcmp(mb.adam, "dense") != 0)
+        return svc_cli_usage_error(cmd,
+                                   "--minibatch-adam: expected lazy or "
+                                   "dense, got '%s'",
+                                   mb.adam);
     if (parse_bytes(mb.budget) < 0)
         return svc_cli_usage_error(cmd,
                                    "--memory-budget: expected bytes with "

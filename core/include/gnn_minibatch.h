@@ -21,7 +21,10 @@
  * Parameters stay whole: a step gathers the subgraph's rows of every
  * node parameter (and the shared ones) into a model of the same kind
  * built over the subgraph, runs forward, loss and backward there, and
- * scatters the gradient back for one Adam step over all parameters.
+ * scatters the gradient back for one Adam step over those rows and the
+ * shared parameters (lazy Adam: other rows wait for a step of their own,
+ * so that an epoch costs what its subgraphs do, linear in the graph), or
+ * over every parameter when configured (dense_adam).
  */
 #ifndef GNN_MINIBATCH_H
 #define GNN_MINIBATCH_H
@@ -129,7 +132,10 @@ int gnn_subgraph_saint_norm(struct gnn_subgraph *s, const struct gnn_graph *g,
  * propagates, and scores BPR on every positive of s against neg (one
  * local item per positive, s->graph.ui.nnz entries), weighted by
  * s->loss_weight when set, plus the L2 term on the rows used. The
- * gradient goes into m's params[].g (zero outside s's rows). *loss gets
+ * gradient goes into m's params[].g: the rows of s's nodes and the whole
+ * of shared parameters; other rows are left as they were (zero as long
+ * as the caller clears the rows it used, as gnn_adam_step_rows does,
+ * which keeps a step's cost to its subgraph's size). *loss gets
  * the loss. epoch > 0 lets the subgraph model apply training-only
  * behaviour (DropEdge) drawn for that epoch. GNN_ENOTSUP for a model
  * without node parameters or with side data (hognn pairs, categories),
@@ -168,6 +174,8 @@ struct gnn_minibatch_config {
     int32_t saint_presample; /* subgraphs counted for the normalization
                                 (0: 50 per node share, at least 20) */
     int64_t memory_budget;   /* bytes for auto (0: unlimited) */
+    int dense_adam;          /* Adam over every row each step (0: only
+                                the step's rows, see gnn_adam_step_rows) */
 };
 
 /* Defaults: off, parts chosen from the data, 4 per step, walks of 2. */
@@ -180,6 +188,7 @@ struct gnn_minibatch_plan {
     int32_t saint_roots, saint_walk, saint_presample;
     int32_t batch;       /* positives aimed at per step */
     int saint_calibrate; /* roots are tuned to `batch` by sampling */
+    int lazy_adam;       /* Adam on the step's rows only */
     int64_t full_bytes;  /* estimated full-graph training working set */
     int64_t batch_bytes; /* estimated with the chosen mini-batches */
     int fits;            /* the chosen working set is within budget */

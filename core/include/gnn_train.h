@@ -128,6 +128,18 @@ void gnn_adam_step(struct gnn_model *m, int64_t t, float lr, float beta1,
                    float beta2, float eps, struct gnn_pool *pool);
 
 /*
+ * The same step on the rows of the given nodes only (users first, then
+ * items, as in the graph), for every per-node and per-item parameter,
+ * and on the whole of every shared one; the gradient of those node rows
+ * is zeroed after use. Rows not named keep their weights and moments
+ * (lazy Adam, the usual choice for embedding tables), so that a step
+ * costs what its nodes do, not what the whole model does.
+ */
+void gnn_adam_step_rows(struct gnn_model *m, int64_t t, float lr, float beta1,
+                        float beta2, float eps, const int32_t *nodes,
+                        int64_t n_nodes, struct gnn_pool *pool);
+
+/*
  * Sample n_neg negatives for user u into neg: uniform items not in u's
  * training row (up to 64 tries each, then accepted as drawn).
  */

@@ -497,3 +497,55 @@ Test(minibatch, auto_picks_clusters_when_the_budget_is_short)
     gnn_model_free(m);
     gnn_graph_free(&g);
 }
+
+/* ------------------------------------------------------ lazy Adam */
+
+/* Rows named get a step and a cleared gradient; the others keep their
+ * weights and moments, where a dense step would move them by their
+ * momentum alone. */
+Test(minibatch, lazy_adam_moves_only_the_named_rows)
+{
+    struct gnn_graph g;
+    struct gnn_model_config c;
+    struct gnn_model *lazy, *dense;
+    const int32_t nodes[] = {1, N_USERS + 2};
+
+    random_graph(9, 0.3f, &g);
+    gnn_model_config_default(&c, GNN_MODEL_LIGHTGCN);
+    cr_assert_eq(gnn_model_new(&c, &g, &lazy, NULL), 0);
+    cr_assert_eq(gnn_model_new(&c, &g, &dense, NULL), 0);
+    struct gnn_param *pl = &lazy->params[0], *pd = &dense->params[0];
+    int64_t d = pl->n / g.n_nodes;
+    for (int64_t k = 0; k < pl->n; k++) {
+        pl->m[k] = pd->m[k] = 0.01f * (float)(k % 5 + 1);
+        pl->v[k] = pd->v[k] = 1e-4f;
+    }
+    for (int q = 0; q < 2; q++) {
+        for (int64_t c2 = 0; c2 < d; c2++)
+            pl->g[nodes[q] * d + c2] = pd->g[nodes[q] * d + c2] = 0.5f;
+    }
+    float *before = malloc((size_t)pl->n * sizeof(float));
+    memcpy(before, pl->w, (size_t)pl->n * sizeof(float));
+
+    gnn_adam_step_rows(lazy, 3, 0.01f, 0.9f, 0.999f, 1e-8f, nodes, 2, NULL);
+    gnn_adam_step(dense, 3, 0.01f, 0.9f, 0.999f, 1e-8f, NULL);
+
+    for (int32_t v = 0; v < g.n_nodes; v++) {
+        int named = v == nodes[0] || v == nodes[1];
+        for (int64_t c2 = 0; c2 < d; c2++) {
+            int64_t k = v * d + c2;
+            cr_assert_neq(pd->w[k], before[k], "dense moves every row");
+            if (named) {
+                cr_assert_eq(pl->w[k], pd->w[k], "named rows: same step");
+                cr_assert_eq(pl->g[k], 0.0f, "gradient cleared");
+            } else {
+                cr_assert_eq(pl->w[k], before[k], "row %d kept", v);
+                cr_assert_eq(pl->m[k], 0.01f * (float)(k % 5 + 1));
+            }
+        }
+    }
+    free(before);
+    gnn_model_free(dense);
+    gnn_model_free(lazy);
+    gnn_graph_free(&g);
+}
