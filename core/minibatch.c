@@ -721,7 +721,7 @@ gnn__minibatch_plan_now(const struct gnn__minibatch *mb)
  * steps, and quality per epoch drops: LastFM lightgcn, cluster, best valid
  * NDCG@20 .116 (lazy, lr .02) against .136 (dense, lr .005). Dense Adam
  * (--minibatch-adam dense) costs the whole model every step, so its
- * epochs grow with the square of the graph (322 s against 7.9 s at 50M
+ * epochs grow with the square of the graph (322 s against 7.8 s at 50M
  * events). A catch-up of the skipped momentum steps when a row returns
  * would give both.
  */
