@@ -291,8 +291,15 @@ static void user_init(const struct sim *sim, int32_t uid, struct user *u)
 static void emit(struct sink *sink, int32_t uid, int32_t item, int type,
                  int value, int64_t time)
 {
-    struct event ev = {time, uid, item, (uint8_t)type, (uint8_t)value};
+    struct event ev;
 
+    /* Zeroed whole: spilled runs write the padding to disk too. */
+    memset(&ev, 0, sizeof(ev));
+    ev.time = time;
+    ev.user = uid;
+    ev.item = item;
+    ev.type = (uint8_t)type;
+    ev.value = (uint8_t)value;
     sink->emit(sink, &ev);
 }
 
