@@ -20,8 +20,7 @@ void gnn_interactions_free(struct gnn_interactions *x)
     gnn_interactions_init(x);
 }
 
-/* Resize x's arrays to cap >= x->n entries; -1 (x unchanged) on failure. */
-static int resize(struct gnn_interactions *x, int64_t cap)
+int gnn_interactions_resize(struct gnn_interactions *x, int64_t cap)
 {
     int32_t *user = realloc(x->user, (size_t)cap * sizeof(*user));
     if (user == NULL)
@@ -167,7 +166,7 @@ int gnn_split_load(const char *path, struct gnn_interactions *out,
      */
     struct stat st;
     if (out->cap == 0 && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
-        resize(out, (int64_t)(st.st_size / 4) + 1024);
+        gnn_interactions_resize(out, (int64_t)(st.st_size / 4) + 1024);
 
     while (getline(&line, &cap, f) >= 0) {
         lineno++;
@@ -178,7 +177,8 @@ int gnn_split_load(const char *path, struct gnn_interactions *out,
     if (ret == 0 && ferror(f))
         ret = gnn_error_set(err, GNN_EIO, "cannot read '%s'", path);
     if (out->cap > out->n + 1024)
-        resize(out, out->n + 1024); /* a failed shrink keeps the room */
+        gnn_interactions_resize(
+            out, out->n + 1024); /* a failed shrink keeps the room */
 
     free(line);
     fclose(f);

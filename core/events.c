@@ -194,30 +194,6 @@ static void sort_entries(struct entry *e, int64_t n, int depth)
             entry_swap(&e[k], &e[k - 1]);
 }
 
-/* Resize x's four arrays to cap entries (>= 1); -1 when out of memory,
- * with x unchanged. */
-static int resize(struct gnn_interactions *x, int64_t cap)
-{
-    int32_t *user = realloc(x->user, (size_t)cap * sizeof(*user));
-    if (user == NULL)
-        return -1;
-    x->user = user;
-    int32_t *item = realloc(x->item, (size_t)cap * sizeof(*item));
-    if (item == NULL)
-        return -1;
-    x->item = item;
-    float *weight = realloc(x->weight, (size_t)cap * sizeof(*weight));
-    if (weight == NULL)
-        return -1;
-    x->weight = weight;
-    int64_t *time = realloc(x->time, (size_t)cap * sizeof(*time));
-    if (time == NULL)
-        return -1;
-    x->time = time;
-    x->cap = cap;
-    return 0;
-}
-
 /* Entries moved from x at a time before x's arrays are shrunk. */
 #define MOVE_CHUNK ((int64_t)1 << 20)
 
@@ -246,7 +222,7 @@ int gnn_interactions_aggregate(struct gnn_interactions *x,
                                   x->time[j]};
         k = lo;
         if (k >= MOVE_CHUNK)
-            resize(x, k);
+            gnn_interactions_resize(x, k);
     }
 
     sort_entries(e, n, 2 * (int)log2((double)n + 1) + 2);
@@ -263,7 +239,7 @@ int gnn_interactions_aggregate(struct gnn_interactions *x,
     struct entry *fit = realloc(e, (size_t)(m ? m : 1) * sizeof(*e));
     if (fit != NULL)
         e = fit;
-    if (resize(x, m ? m : 1) != 0) {
+    if (gnn_interactions_resize(x, m ? m : 1) != 0) {
         free(e);
         x->n = 0;
         return gnn_error_set(err, GNN_ENOMEM,
@@ -605,7 +581,7 @@ static void presize(FILE *f, struct gnn_interactions *x)
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
         return;
     int64_t cap = (int64_t)(st.st_size / 16) + 1024;
-    resize(x, cap);
+    gnn_interactions_resize(x, cap);
 }
 
 void gnn_event_set_free(struct gnn_event_set *set)

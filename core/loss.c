@@ -147,17 +147,12 @@ static void adam_rows_task(int ith, int nth, void *ctx)
     gnn_split_range(t->n_nodes, ith, nth, &lo, &hi);
     for (int p = 0; p < m->n_params; p++) {
         struct gnn_param *q = &m->params[p];
-        int items = q->rows == GNN_PARAM_ITEMS;
-        int64_t rows = items ? m->n_items : (int64_t)m->n_users + m->n_items;
+        int64_t width;
 
-        if (q->rows == GNN_PARAM_SHARED)
-            continue;
-        int64_t width = q->n / rows;
         for (int64_t k = lo; k < hi; k++) {
-            int64_t r = t->nodes[k] - (items ? m->n_users : 0);
-            if (r < 0)
-                continue; /* a user, and this parameter has item rows */
-            adam_update(&t->a, q, r * width, (r + 1) * width, 1);
+            int64_t at = gnn_param_node_row(m, q, t->nodes[k], &width);
+            if (at >= 0)
+                adam_update(&t->a, q, at, at + width, 1);
         }
     }
 }

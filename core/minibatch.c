@@ -656,16 +656,12 @@ static void clear_rows(struct gnn_model *m, const int32_t *nodes, int64_t n)
 {
     for (int p = 0; p < m->n_params; p++) {
         struct gnn_param *q = &m->params[p];
-        int items = q->rows == GNN_PARAM_ITEMS;
-        int64_t rows = items ? m->n_items : (int64_t)m->n_users + m->n_items;
+        int64_t width;
 
-        if (q->rows == GNN_PARAM_SHARED)
-            continue;
-        int64_t width = q->n / rows;
         for (int64_t k = 0; k < n; k++) {
-            int64_t r = nodes[k] - (items ? m->n_users : 0);
-            if (r >= 0)
-                memset(q->g + r * width, 0, (size_t)width * sizeof(float));
+            int64_t at = gnn_param_node_row(m, q, nodes[k], &width);
+            if (at >= 0)
+                memset(q->g + at, 0, (size_t)width * sizeof(float));
         }
     }
 }

@@ -149,6 +149,19 @@ void gnn_model_free(struct gnn_model *m)
     free(m);
 }
 
+int64_t gnn_param_node_row(const struct gnn_model *m, const struct gnn_param *q,
+                           int64_t node, int64_t *width)
+{
+    int items = q->rows == GNN_PARAM_ITEMS;
+    int64_t rows = items ? m->n_items : (int64_t)m->n_users + m->n_items;
+    int64_t r = node - (items ? m->n_users : 0);
+
+    *width = q->n / rows;
+    if (q->rows == GNN_PARAM_SHARED || r < 0)
+        return -1;
+    return r * *width;
+}
+
 int gnn_model_trainable(const struct gnn_model *m)
 {
     return m->ops->forward != NULL && m->ops->backward != NULL &&

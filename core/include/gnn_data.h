@@ -30,6 +30,10 @@ void gnn_interactions_init(struct gnn_interactions *x);
 /* Release the arrays of x (x itself is the caller's) and empty it. */
 void gnn_interactions_free(struct gnn_interactions *x);
 
+/* Resize x's four arrays to cap entries (cap >= x->n, >= 1); -1 when out
+ * of memory, with x unchanged. */
+int gnn_interactions_resize(struct gnn_interactions *x, int64_t cap);
+
 /* Append one entry, growing the arrays; GNN_ENOMEM on failure. */
 int gnn_interactions_push(struct gnn_interactions *x, int32_t user,
                           int32_t item, float weight, int64_t time,

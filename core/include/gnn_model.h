@@ -197,6 +197,15 @@ struct gnn_rng;
 void gnn_model_sample_negatives(const struct gnn_model *m, struct gnn_rng *rng,
                                 int32_t u, int32_t n_neg, int32_t *neg);
 
+/*
+ * Where node (users first, then items, as in the graph) sits in q: the
+ * first float of its row, with *width floats per row; -1 when q has no
+ * row of its own for the node (a shared parameter, or a user in a
+ * per-item one).
+ */
+int64_t gnn_param_node_row(const struct gnn_model *m, const struct gnn_param *q,
+                           int64_t node, int64_t *width);
+
 /* ------------------------------------------------ for model sources */
 
 /* Append a zeroed parameter of n floats; *w receives its values. */

@@ -177,13 +177,15 @@ Test(replay, parallel_predictions_score_like_one_connection)
     cr_assert_eq(server_stop(&s, 10), 0);
 }
 
-/* hit@10 (times 1e6) of sending the first 200 events with these batch
- * options to a fresh server and store. */
-static long long sent_hits(const char *batch, const char *parallel,
-                           const char *store)
+/* Send the first 200 events to a fresh server and store with the extra
+ * replay options opts (NULL-ended); returns the report. */
+static json_t *send_200(const char *store, const char *const *opts)
 {
     struct server_proc s;
     char url[64];
+    const char *args[32] = {"replay",  "--url", url,        "--events", events,
+                            "--limit", "200",   "--report", report};
+    int n = 9;
 
     cr_assert_eq(server_start(&s,
                               (const char *[]){"--snapshot", snap, "--store",
@@ -191,15 +193,25 @@ static long long sent_hits(const char *batch, const char *parallel,
                               NULL),
                  0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
-    cr_assert_eq(hoprec((const char *[]){"replay", "--url", url, "--events",
-                                         events, "--limit", "200",
-                                         "--send-batch", batch, "--parallel",
-                                         parallel, "--report", report, NULL}),
-                 0);
+    for (; *opts != NULL && n < 31; opts++)
+        args[n++] = *opts;
+    args[n] = NULL;
+    cr_assert_eq(hoprec(args), 0);
     cr_assert_eq(server_stop(&s, 10), 0);
     json_t *rep = json_load_file(report, 0, NULL);
     cr_assert_not_null(rep);
     cr_assert_eq(member(rep, "sent"), 200);
+    return rep;
+}
+
+/* hit@10 (times 1e6) of sending the first 200 events with these batch
+ * options to a fresh server and store. */
+static long long sent_hits(const char *batch, const char *parallel,
+                           const char *store)
+{
+    json_t *rep =
+        send_200(store, (const char *[]){"--send-batch", batch, "--parallel",
+                                         parallel, NULL});
     long long hit =
         (long long)(json_real_value(json_object_get(rep, "hit@10")) * 1e6);
     json_decref(rep);
@@ -220,23 +232,8 @@ Test(replay, batches_predict_each_event_after_the_users_earlier_ones)
  * are sent with k 80, the whole generated catalog, and exclude_flag. */
 static long long click_hits(const char *exclude_flag, const char *store)
 {
-    struct server_proc s;
-    char url[64];
-
-    cr_assert_eq(server_start(&s,
-                              (const char *[]){"--snapshot", snap, "--store",
-                                               store, NULL},
-                              NULL),
-                 0);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
-    cr_assert_eq(
-        hoprec((const char *[]){"replay", "--url", url, "--events", events,
-                                "--limit", "200", "--k", "80", exclude_flag,
-                                "--report", report, NULL}),
-        0);
-    cr_assert_eq(server_stop(&s, 10), 0);
-    json_t *rep = json_load_file(report, 0, NULL);
-    cr_assert_not_null(rep);
+    json_t *rep =
+        send_200(store, (const char *[]){"--k", "80", exclude_flag, NULL});
     json_t *click = json_object_get(json_object_get(rep, "by_type"), "click");
     cr_assert(member(click, "events") > 0, "the first events hold clicks");
     long long hit =
