@@ -12,14 +12,21 @@
 # The builder installs the toolchain with the same script developers and
 # CI use, builds with warnings as errors and runs the test suites; the
 # runtime image holds the binary and its shared libraries only.
+#
+# FAISS's distance kernels are compiled for AVX2 when the building machine
+# has it (FAISS_SIMD=auto), and the image then needs AVX2 where it runs
+# (it says so and exits rather than crash); for older CPUs build with
+# --build-arg FAISS_SIMD=none.
 
 FROM debian:12-slim AS builder
+ARG FAISS_SIMD=auto
 WORKDIR /src
 COPY deploy/deps.sh deploy/deps.sh
 RUN bash deploy/deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN bash deploy/deps.sh \
  && meson setup /build -Dbuildtype=release -Dwerror=true \
+      -Dfaiss_simd="$FAISS_SIMD" \
  && ninja -C /build \
  && meson test -C /build --print-errorlogs
 

@@ -21,12 +21,14 @@
 # HNSW: the near-random embeddings of a barely trained one have no
 # neighbourhood structure, and recall at a given efSearch drops (0.80
 # instead of 0.97 at efSearch 64 after 3 epochs). Needs wrk; the binaries
-# come from build/.
+# come from build/, or from the build folder named by HOPREC_BUILD (to
+# compare, say, a build with -Dfaiss_simd=none side by side).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${HOPREC_BIN:-$root/build/hoprec}
-search_bench=$root/build/benchmarks/search_bench
+build=${HOPREC_BUILD:-$root/build}
+bin=${HOPREC_BIN:-$build/hoprec}
+search_bench=$build/benchmarks/search_bench
 out=$root/benchmarks/out
 snapshot= duration=20 swap_duration=60 swap_every=3 connections=64 k=20
 ef_search=64 report=$root/benchmarks/results/serving.md
@@ -41,7 +43,7 @@ while [ $# -gt 0 ]; do
   --k) k=$2; shift 2 ;;
   --ef-search) ef_search=$2; shift 2 ;;
   --out) report=$2; shift 2 ;;
-  -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
   *) echo "serve_bench.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -99,10 +101,17 @@ run_case() {
   serve_start "$tmp/serve-$name.log" --snapshot "$snapshot" "$@"
   read -r rps[$name] p50[$name] p99[$name] errs[$name] \
     < <(wrk_run "$duration" "$tmp/wrk-$name.log")
+  if [ "$name" = exact ]; then
+    auto_mode=$(curl -fsS "$serve_url/v1/model" |
+      grep -o '"coalesce": *[a-z]*' | grep -q true && echo on || echo off)
+  fi
   serve_stop
 }
+# The default (--coalesce auto) times single against batched searches at
+# load and picks; the two fixed modes show what each choice gives.
 run_case exact
-run_case exact_alone --coalesce=false
+run_case exact_on --coalesce on
+run_case exact_alone --coalesce off
 run_case hnsw --index-factory HNSW32,Flat --ef-search "$ef_search"
 
 # The swap run serves a copy of the snapshot so that rewriting it (a
@@ -125,6 +134,8 @@ version=$(curl -fsS "$serve_url/metrics" | awk '/^hoprec_model_version / { print
 http_5xx=$(curl -fsS "$serve_url/metrics" | awk '/^hoprec_http_requests_total\{.*status="5/ { s += $2 } END { print s + 0 }')
 serve_stop
 
+kernels=$(grep -o 'FAISS distance kernels: [a-z0-9]*' \
+  "$build/meson-logs/meson-log.txt" 2>/dev/null | tail -1 | cut -d' ' -f4)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
 {
   echo
@@ -140,11 +151,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'
   echo "|---|---:|---:|---:|---:|---:|"
   echo "| in-process, FAISS C API, one query per call | $single | | | | 1.0 |"
   echo "| in-process, HNSW32 efSearch $ef_search, one query per call | $hnsw_single | | | | $(ratio "$hnsw_single" "$single") |"
-  echo "| HTTP, exact, coalesced (default) | ${rps[exact]} | ${p50[exact]} | ${p99[exact]} | ${errs[exact]} | $(ratio "${rps[exact]}" "$single") |"
-  echo "| HTTP, exact, each search alone | ${rps[exact_alone]} | ${p50[exact_alone]} | ${p99[exact_alone]} | ${errs[exact_alone]} | $(ratio "${rps[exact_alone]}" "$single") |"
+  echo "| HTTP, exact, default (--coalesce auto chose $auto_mode) | ${rps[exact]} | ${p50[exact]} | ${p99[exact]} | ${errs[exact]} | $(ratio "${rps[exact]}" "$single") |"
+  echo "| HTTP, exact, --coalesce on | ${rps[exact_on]} | ${p50[exact_on]} | ${p99[exact_on]} | ${errs[exact_on]} | $(ratio "${rps[exact_on]}" "$single") |"
+  echo "| HTTP, exact, --coalesce off | ${rps[exact_alone]} | ${p50[exact_alone]} | ${p99[exact_alone]} | ${errs[exact_alone]} | $(ratio "${rps[exact_alone]}" "$single") |"
   echo "| HTTP, HNSW32 efSearch $ef_search (recall@20 $recall) | ${rps[hnsw]} | ${p50[hnsw]} | ${p99[hnsw]} | ${errs[hnsw]} | $(ratio "${rps[hnsw]}" "$single") |"
   echo
-  echo "HNSW over HTTP: $(ratio "${rps[hnsw]}" "${rps[exact]}")x the exact coalesced HTTP throughput, $(ratio "${rps[hnsw]}" "$single")x the in-process exact single-query searches."
+  echo "FAISS distance kernels: $kernels. HNSW over HTTP: $(ratio "${rps[hnsw]}" "${rps[exact]}")x the default exact HTTP throughput, $(ratio "${rps[hnsw]}" "$single")x the in-process exact single-query searches."
   echo
   echo "Swap run: ${swap_duration} s, SIGHUP every ${swap_every} s ($swaps swaps, model version $version at the end): $swap_rps queries/s, p99 $swap_p99 ms, $swap_errs non-2xx answers or socket errors, $http_5xx 5xx in the server's own counters."
 } | tee -a "$report"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hoprec needs to build, test and run on Debian 12, and fetches
-# the FAISS C API sources that Debian's libfaiss-dev does not compile.
+# the FAISS sources that Debian's libfaiss-dev does not ship compiled for
+# this project's needs: the C API, and the distance kernels (rebuilt for
+# AVX2 where the machine has it; see index/faiss/meson.build).
 #
 # Idempotent and quiet when everything is present. Used by the README's
 # commands, by .ci/run and by the Dockerfile.
@@ -50,11 +52,12 @@ install_pkgs() {
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
-# Debian's source package of faiss holds c_api/ of exactly the packaged
-# version. It is fetched with a private apt configuration so that the
-# system's sources list is left alone.
-fetch_faiss_capi() {
-  [ -f "$faiss_dir/c_api/Index_c.cpp" ] && return 0
+# Debian's source package of faiss holds c_api/ and the distance kernels
+# of exactly the packaged version. It is fetched with a private apt
+# configuration so that the system's sources list is left alone.
+fetch_faiss_sources() {
+  [ -f "$faiss_dir/c_api/Index_c.cpp" ] &&
+    [ -f "$faiss_dir/faiss/utils/distances_simd.cpp" ] && return 0
   local version upstream tmp
   version=$(dpkg-query -W -f='${source:Version}' libfaiss-dev)
   upstream=${version%-*}
@@ -72,13 +75,14 @@ SRC
     -o "Dir::Etc::SourceParts=$tmp/etc"
     -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache"
     -o APT::Sandbox::User=root)
-  say "fetching the faiss $version source package for its C API"
+  say "fetching the faiss $version source package (C API, kernels)"
   apt-get "${o[@]}" update -qq
   (cd "$tmp" && apt-get "${o[@]}" source --download-only -qq \
     "faiss=$version" >/dev/null)
   rm -rf "$faiss_dir" && mkdir -p "$faiss_dir"
   tar -xzf "$tmp/faiss_$upstream.orig.tar.gz" -C "$faiss_dir" \
-    --strip-components=1 "faiss-$upstream/c_api"
+    --strip-components=1 "faiss-$upstream/c_api" \
+    "faiss-$upstream/faiss/utils/distances_simd.cpp"
   echo "$version" >"$faiss_dir/VERSION"
   rm -rf "$tmp"
 }
@@ -91,5 +95,5 @@ fi
 install_pkgs "${build_pkgs[@]}"
 # A system libfaiss_c, where one is installed, is used instead.
 if ! ldconfig -p | grep -q 'libfaiss_c\.so'; then
-  fetch_faiss_capi
+  fetch_faiss_sources
 fi

@@ -238,3 +238,44 @@ int idx_batcher_search(struct idx_batcher *b, struct idx_query *q,
         *err = me.err;
     return me.rc;
 }
+
+static double seconds_now(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int idx_batch_costs(const struct idx *ix, struct idx_query *qs, int n_alone,
+                    int n_batch, int rounds, double *alone_s, double *batched_s,
+                    struct idx_error *err)
+{
+    double best_alone = -1, best_batched = -1;
+    int ret = 0;
+
+    if (ix == NULL || qs == NULL || n_alone < 1 || n_batch < 1 || rounds < 1)
+        return idx_error_set(err, IDX_EINVAL,
+                             "need an index, queries and n_alone, n_batch, "
+                             "rounds >= 1");
+
+    for (int r = 0; r < rounds && ret == 0; r++) {
+        double t0 = seconds_now(), t1, t2;
+
+        for (int i = 0; i < n_alone && ret == 0; i++)
+            ret = idx_search_filtered(ix, &qs[i], 1, err);
+        t1 = seconds_now();
+        if (ret == 0)
+            ret = idx_search_filtered(ix, qs, (size_t)n_batch, err);
+        t2 = seconds_now();
+        if (best_alone < 0 || (t1 - t0) / n_alone < best_alone)
+            best_alone = (t1 - t0) / n_alone;
+        if (best_batched < 0 || (t2 - t1) / n_batch < best_batched)
+            best_batched = (t2 - t1) / n_batch;
+    }
+    if (ret == 0) {
+        *alone_s = best_alone;
+        *batched_s = best_batched;
+    }
+    return ret;
+}

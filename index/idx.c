@@ -84,6 +84,23 @@ static void threads_leave(struct omp_scope *s)
 /* ------------------------------------------------------------------ */
 /* Build, settings, free                                               */
 
+/*
+ * FAISS's distance kernels may be compiled for AVX2 (index/faiss/
+ * meson.build defines IDX_FAISS_AVX2 then). Every search goes through an
+ * index made here, so checking here turns an illegal instruction on an
+ * older CPU into an error that says what to do.
+ */
+static bool cpu_runs_the_kernels(void)
+{
+#if defined(IDX_FAISS_AVX2) && defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+#else
+    return true;
+#endif
+}
+
 static int idx_alloc(const struct idx_config *cfg, const char *factory,
                      struct idx **out, struct idx_error *err)
 {
@@ -97,6 +114,12 @@ static int idx_alloc(const struct idx_config *cfg, const char *factory,
         (cfg->nthreads < 0 || cfg->nprobe < 0 || cfg->ef_search < 0))
         return idx_error_set(err, IDX_EINVAL,
                              "nthreads, nprobe and ef_search must be >= 0");
+
+    if (!cpu_runs_the_kernels())
+        return idx_error_set(err, IDX_EINVAL,
+                             "this build's FAISS distance kernels need AVX2, "
+                             "FMA and F16C, which this CPU lacks (rebuild "
+                             "with -Dfaiss_simd=none)");
 
     ix = calloc(1, sizeof(*ix));
     if (ix == NULL)
@@ -177,14 +200,6 @@ static int apply_params(struct idx *ix, const struct idx_config *cfg,
     return ret;
 }
 
-/*
- * XXX(speed): Debian's libfaiss.a is built for the x86-64 baseline, so
- * FAISS's vector kernels run their scalar reference code: under HTTP load
- * on an HNSW index, 41% of the server's CPU is fvec_inner_product_ref
- * (perf), and exact single-query searches take the same path (batches of
- * 20 and more go to OpenBLAS, which picks its kernels at run time). A
- * FAISS built with AVX2 would speed up both.
- */
 int idx_build(const struct idx_config *cfg, const float *vecs, int64_t n,
               int dim, struct idx **out, struct idx_error *err)
 {

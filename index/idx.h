@@ -172,6 +172,20 @@ void idx_batcher_stats(struct idx_batcher *b, uint64_t *batches,
 void idx_batcher_free(struct idx_batcher *b);
 
 /*
+ * Whether batching pays on this index, here and now: the seconds per
+ * query of qs[0..n_alone) searched one at a time and of qs[0..n_batch)
+ * searched as one batch (idx_search_filtered, so with each query's own
+ * exclusions), the best of `rounds` alternating runs so that a burst of
+ * other load hits both sides alike. Whether one matrix product beats
+ * single scans depends on the catalog's size against the caches, on the
+ * exclusions (a batch fetches for the most demanding member) and on how
+ * the distance kernels were compiled, so it is measured, not assumed.
+ */
+int idx_batch_costs(const struct idx *ix, struct idx_query *qs, int n_alone,
+                    int n_batch, int rounds, double *alone_s, double *batched_s,
+                    struct idx_error *err);
+
+/*
  * Answer q (as idx_search_filtered() would) within a shared batch;
  * blocks until done. Errors of the batch are reported to each member.
  */

@@ -48,7 +48,7 @@ static struct {
     long search_threads;
     long ef_search;
     long nprobe;
-    bool coalesce;
+    char *coalesce;
 } o;
 
 static struct svc_opt serve_opts[] = {
@@ -137,9 +137,13 @@ static struct svc_opt serve_opts[] = {
      100000, false},
     {"nprobe", SVC_OPT_INT, &o.nprobe, "16", "N",
      "IVF indexes: inverted lists visited per search", 1, 1000000, false},
-    {"coalesce", SVC_OPT_BOOL, &o.coalesce, "true", NULL,
-     "batch concurrent exact searches into one FAISS call (one matrix "
-     "product); approximate indexes search each query alone",
+    {"coalesce", SVC_OPT_STR, &o.coalesce, "auto", "MODE",
+     "auto, on or off: batch concurrent exact searches into one FAISS call "
+     "(one matrix product); auto batches when, timed at each model load, a "
+     "batch "
+     "costs clearly less per query than single searches (large catalogs, "
+     "or distance kernels built without AVX2); approximate indexes search "
+     "each query alone",
      0, 0, false},
     SVC_COMMON_OPTS,
     {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
@@ -187,6 +191,9 @@ static int check_options(const struct svc_cmd *cmd)
     if (o.data_dir != NULL && o.store == NULL)
         return svc_cli_usage_error(cmd, "--data-dir needs --store FILE (the "
                                         "events to learn from)");
+    if (svc_coalesce_parse(o.coalesce) < 0)
+        return svc_cli_usage_error(
+            cmd, "--coalesce: '%s' is not auto, on or off", o.coalesce);
     if (o.default_k > o.max_k)
         return svc_cli_usage_error(cmd,
                                    "--default-k (%ld) must not exceed "
@@ -245,6 +252,32 @@ static int64_t generation_watermark(const char *path)
     return strncmp(base, "gen-", 4) == 0 ? strtoll(base + 4, NULL, 10) : 0;
 }
 
+/* Log a loaded generation with how its searches run, and the timing
+ * that chose it under --coalesce auto. */
+static void log_search_mode(struct svc_ctx *ctx, const char *what,
+                            const char *path)
+{
+    struct svc_gen *g = svc_model_acquire(ctx->model);
+    json_t *d = g != NULL ? svc_gen_describe(g) : NULL;
+    json_t *ix = json_object_get(d, "index");
+    json_t *cost = json_object_get(ix, "search_cost");
+
+    if (cost != NULL)
+        svc_log_info(
+            what,
+            "snapshot=%s coalesce=%s alone_us=%.1f "
+            "batched_us=%.1f",
+            path, json_is_true(json_object_get(ix, "coalesce")) ? "on" : "off",
+            json_number_value(json_object_get(cost, "alone_us")),
+            json_number_value(json_object_get(cost, "batched_us")));
+    else
+        svc_log_info(what, "snapshot=%s coalesce=%s", path,
+                     json_is_true(json_object_get(ix, "coalesce")) ? "on"
+                                                                   : "off");
+    json_decref(d);
+    svc_gen_release(g);
+}
+
 /*
  * Load what to serve: the newest generation under --data-dir when there
  * is one (what was learned before a restart), else --snapshot; then
@@ -256,7 +289,7 @@ static int open_model(const struct svc_cmd *cmd, struct svc_ctx *ctx)
         .index_factory = o.index_factory,
         .search_threads = (int)o.search_threads,
         .max_k = (int)o.max_k,
-        .coalesce = o.coalesce,
+        .coalesce = (enum svc_coalesce)svc_coalesce_parse(o.coalesce),
         .ef_search = (int)o.ef_search,
         .nprobe = (int)o.nprobe,
     };
@@ -282,7 +315,7 @@ static int open_model(const struct svc_cmd *cmd, struct svc_ctx *ctx)
         free(latest);
         return ret;
     }
-    svc_log_info("model loaded", "snapshot=%s", path);
+    log_search_mode(ctx, "model loaded", path);
     if (ctx->store != NULL &&
         svc_learner_replay(ctx->model, ctx->store, watermark, &replayed,
                            &err) != 0)
@@ -400,7 +433,7 @@ static void reload_snapshot(struct svc_ctx *ctx)
                       svc_log_quote(text, sizeof(text), err.text));
         return;
     }
-    svc_log_info("snapshot reloaded", "snapshot=%s", o.snapshot);
+    log_search_mode(ctx, "snapshot reloaded", o.snapshot);
 }
 
 /* Wait for SIGTERM or SIGINT, reloading on SIGHUP, then drain. Later

@@ -29,6 +29,7 @@
  */
 #include "model.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -92,9 +93,12 @@ struct svc_gen {
     struct svc_model *m;
     int64_t version;
     time_t loaded_at;
-    struct gnn_snapshot *snap;    /* owned */
-    struct idx *index;            /* items_target, for both kinds of query */
-    struct idx_batcher *batcher;  /* NULL without coalescing */
+    struct gnn_snapshot *snap;   /* owned */
+    struct idx *index;           /* items_target, for both kinds of query */
+    struct idx_batcher *batcher; /* NULL without coalescing */
+    /* Seconds per query measured alone and batched (--coalesce auto);
+     * 0 when not measured. */
+    double alone_s, batched_s;
     struct svc__map users, items; /* external id -> row */
     struct item_state **state;    /* n_items, filled at publication */
     int32_t *popular;             /* n_items rows, most popular first */
@@ -115,6 +119,30 @@ struct svc_model {
     atomic_uint_least64_t retired_batches, retired_queries;
     atomic_bool coalescing; /* the current generation batches searches */
 };
+
+const char *svc_coalesce_name(enum svc_coalesce c)
+{
+    switch (c) {
+    case SVC_COALESCE_OFF:
+        return "off";
+    case SVC_COALESCE_ON:
+        return "on";
+    case SVC_COALESCE_AUTO:
+        return "auto";
+    }
+    return "off";
+}
+
+int svc_coalesce_parse(const char *name)
+{
+    if (strcmp(name, "off") == 0 || strcmp(name, "false") == 0)
+        return SVC_COALESCE_OFF;
+    if (strcmp(name, "on") == 0 || strcmp(name, "true") == 0)
+        return SVC_COALESCE_ON;
+    if (strcmp(name, "auto") == 0)
+        return SVC_COALESCE_AUTO;
+    return -1;
+}
 
 const char *svc_fallback_name(enum svc_fallback f)
 {
@@ -461,6 +489,78 @@ static int parallel_batches(const struct svc_model *m)
     return n > 1 ? (int)n : 1;
 }
 
+/* Queries of the measurement: enough to average out one scan's noise,
+ * few enough to cost well under a second on a million items. */
+enum { MEASURE_ALONE = 16, MEASURE_BATCH = 32, MEASURE_ROUNDS = 3 };
+
+/*
+ * How much cheaper per query a batch must time, one search after
+ * another, to serve more under concurrent load. The timing flatters
+ * batches: searched side by side, with their waits, they kept about a
+ * third of it over HTTP on 2 cores (Gowalla's 41K items, 64
+ * connections: timed 7x with scalar FAISS kernels, served 1.9x; timed
+ * 1.6x with AVX2 kernels, served 0.55x; benchmarks/results/serving.md).
+ */
+#define BATCH_GAIN_NEEDED 3.0
+
+/*
+ * Time single against batched searches on g's index with queries shaped
+ * like the recommendations it will answer: the snapshot's own user
+ * vectors (item vectors when it has none), each excluding what that user
+ * has seen. With vectorized distance kernels a single scan of a catalog
+ * that fits in the caches costs about what FAISS's batched matrix-product
+ * path does, and a batch only adds its wait; once the catalog outgrows
+ * the caches, one pass over memory per batch wins by a wide margin.
+ */
+static int measure_batching(struct svc_gen *g, struct idx_error *err)
+{
+    enum { N = MEASURE_BATCH > MEASURE_ALONE ? MEASURE_BATCH : MEASURE_ALONE };
+    const struct gnn_snapshot *s = g->snap;
+    bool by_user = s->n_users > 0;
+    const float *pool = by_user ? s->users : s->items_source;
+    int64_t n_pool = by_user ? s->n_users : s->n_items;
+    int k = s->n_items < 20 ? (int)s->n_items : 20;
+    struct idx_query qs[N];
+    int64_t *labels = malloc((size_t)N * (size_t)k * sizeof(int64_t));
+    float *scores = malloc((size_t)N * (size_t)k * sizeof(float));
+    int64_t *excl[N] = {0};
+    int ret = 0;
+
+    if (labels == NULL || scores == NULL)
+        ret = idx_error_set(err, IDX_ENOMEM, "no memory for %d queries", N);
+    /* Rows spread over the pool, not its first few. */
+    for (int i = 0; i < N && ret == 0; i++) {
+        int64_t row = (int64_t)i * n_pool / N, lo = 0, hi = 0;
+
+        if (by_user && s->seen_indptr != NULL) {
+            lo = s->seen_indptr[row];
+            hi = s->seen_indptr[row + 1];
+        }
+        excl[i] = malloc((size_t)(hi - lo + 1) * sizeof(int64_t));
+        if (excl[i] == NULL) {
+            ret = idx_error_set(err, IDX_ENOMEM, "no memory for excludes");
+            break;
+        }
+        for (int64_t j = lo; j < hi; j++)
+            excl[i][j - lo] = s->seen_items[j];
+        qs[i] = (struct idx_query){.vec = pool + (size_t)row * (size_t)s->dim,
+                                   .dim = s->dim,
+                                   .k = k,
+                                   .exclude = excl[i],
+                                   .n_exclude = (size_t)(hi - lo),
+                                   .labels = labels + (size_t)i * (size_t)k,
+                                   .scores = scores + (size_t)i * (size_t)k};
+    }
+    if (ret == 0)
+        ret = idx_batch_costs(g->index, qs, MEASURE_ALONE, MEASURE_BATCH,
+                              MEASURE_ROUNDS, &g->alone_s, &g->batched_s, err);
+    for (int i = 0; i < N; i++)
+        free(excl[i]);
+    free(labels);
+    free(scores);
+    return ret;
+}
+
 static int build_index(struct svc_model *m, struct svc_gen *g,
                        struct svc_error *err)
 {
@@ -474,13 +574,19 @@ static int build_index(struct svc_model *m, struct svc_gen *g,
     if (idx_build(&ic, s->items_target, s->n_items, s->dim, &g->index, &ie) < 0)
         return from_idx(&ie, err);
     /* Approximate indexes search one query about as fast alone as in a
-     * batch; only exact ones gain from one matrix product. */
-    if (m->cfg.coalesce && idx_is_exact(g->index)) {
-        if (idx_batcher_new(g->index, m->cfg.coalesce_max_batch,
-                            m->cfg.coalesce_wait_us, &g->batcher, &ie) < 0)
+     * batch; only exact ones can gain from one matrix product. */
+    if (!idx_is_exact(g->index) || m->cfg.coalesce == SVC_COALESCE_OFF)
+        return 0;
+    if (m->cfg.coalesce == SVC_COALESCE_AUTO) {
+        if (measure_batching(g, &ie) < 0)
             return from_idx(&ie, err);
-        idx_batcher_set_parallel(g->batcher, parallel_batches(m));
+        if (g->batched_s * BATCH_GAIN_NEEDED >= g->alone_s)
+            return 0;
     }
+    if (idx_batcher_new(g->index, m->cfg.coalesce_max_batch,
+                        m->cfg.coalesce_wait_us, &g->batcher, &ie) < 0)
+        return from_idx(&ie, err);
+    idx_batcher_set_parallel(g->batcher, parallel_batches(m));
     return 0;
 }
 
@@ -677,10 +783,15 @@ int svc_model_new(const struct svc_model_config *cfg, struct svc_model **out,
         return svc_error_set(err, SVC_ENOMEM, "no memory for a model");
     }
     c.index_factory = m->factory;
-    if (c.blas_threshold == 0 && c.coalesce)
+    if (c.blas_threshold == 0 && c.coalesce != SVC_COALESCE_OFF)
         c.blas_threshold = DEFAULT_BLAS_THRESHOLD;
     if (c.blas_threshold > 0)
         idx_set_blas_threshold(c.blas_threshold);
+    /* Batches are searched side by side, a core each (parallel_batches());
+     * BLAS threads inside each would fight them for the same cores, and
+     * flatter batches when their cost is timed at load. Process-wide,
+     * like the threshold; training pools set their own. */
+    openblas_set_num_threads(c.search_threads > 0 ? c.search_threads : 1);
     m->cfg = c;
     pthread_mutex_init(&m->write_lock, NULL);
     pthread_mutex_init(&m->reg.lock, NULL);
@@ -1012,17 +1123,22 @@ json_t *svc_gen_describe(const struct svc_gen *g)
     const struct gnn_snapshot *s = g->snap;
     char when[32] = "";
     struct tm tm;
+    json_t *measured = NULL;
 
     if (gmtime_r(&g->loaded_at, &tm) != NULL)
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack(
-        "{s:I, s:s, s:s, s:i, s:i, s:i, "
-        "s:{s:s, s:b, s:b}, s:o*}",
-        "version", (json_int_t)g->version, "loaded_at", when, "model", s->model,
-        "dim", (int)s->dim, "n_users", (int)s->n_users, "n_items",
-        (int)s->n_items, "index", "factory", idx_factory(g->index), "exact",
-        (int)idx_is_exact(g->index), "coalesce", g->batcher != NULL, "info",
-        s->info != NULL ? json_deep_copy(s->info) : NULL);
+    if (g->alone_s > 0)
+        measured = json_pack("{s:f, s:f}", "alone_us", g->alone_s * 1e6,
+                             "batched_us", g->batched_s * 1e6);
+    return json_pack("{s:I, s:s, s:s, s:i, s:i, s:i, "
+                     "s:{s:s, s:b, s:b, s:o*}, s:o*}",
+                     "version", (json_int_t)g->version, "loaded_at", when,
+                     "model", s->model, "dim", (int)s->dim, "n_users",
+                     (int)s->n_users, "n_items", (int)s->n_items, "index",
+                     "factory", idx_factory(g->index), "exact",
+                     (int)idx_is_exact(g->index), "coalesce",
+                     g->batcher != NULL, "search_cost", measured, "info",
+                     s->info != NULL ? json_deep_copy(s->info) : NULL);
 }
 
 void svc_model_batch_stats(struct svc_model *m, uint64_t *batches,

@@ -23,11 +23,24 @@ struct svc_model; /* the registry of generations; one per server */
 struct svc_gen;   /* one published generation; read-only */
 struct gnn_snapshot;
 
+/* Whether concurrent exact searches are answered in shared batches. */
+enum svc_coalesce {
+    SVC_COALESCE_OFF,  /* each search alone */
+    SVC_COALESCE_ON,   /* always batched */
+    SVC_COALESCE_AUTO, /* batched when a measurement at each generation's
+                          load finds a batch clearly cheaper per query */
+};
+
+/* "off", "on", "auto"; parsed back by svc_coalesce_parse() (-1 when
+ * name is none of them; "true" and "false" are accepted too). */
+const char *svc_coalesce_name(enum svc_coalesce c);
+int svc_coalesce_parse(const char *name);
+
 struct svc_model_config {
-    const char *index_factory; /* FAISS factory string; "Flat" = exact */
-    int search_threads;        /* threads FAISS may use per batch */
-    int max_k;                 /* largest k + offset a query may ask */
-    bool coalesce;             /* batch concurrent exact searches */
+    const char *index_factory;  /* FAISS factory string; "Flat" = exact */
+    int search_threads;         /* threads FAISS may use per batch */
+    int max_k;                  /* largest k + offset a query may ask */
+    enum svc_coalesce coalesce; /* batch concurrent exact searches */
     /* Optional; 0 picks the default. */
     int nprobe;             /* IVF lists probed per query (16) */
     int ef_search;          /* HNSW candidate list size (64) */

@@ -144,6 +144,27 @@ Test(serve_model, ready_once_the_snapshot_is_loaded)
     json_decref(v);
 }
 
+Test(serve_model, batching_is_timed_at_load_by_default)
+{
+    json_t *v = call("GET", "/v1/model", "/v1/model", NULL, NULL, 200);
+    json_t *ix = json_object_get(v, "index");
+    json_t *cost = json_object_get(ix, "search_cost");
+    char err[4096];
+
+    cr_assert(json_is_true(json_object_get(ix, "exact")));
+    cr_assert(json_is_boolean(json_object_get(ix, "coalesce")));
+    cr_assert_gt(json_number_value(json_object_get(cost, "alone_us")), 0);
+    cr_assert_gt(json_number_value(json_object_get(cost, "batched_us")), 0);
+    json_decref(v);
+
+    cr_assert_eq(
+        serve_expect_exit((const char *[]){"--snapshot", snap_dir, "--coalesce",
+                                           "sometimes", NULL},
+                          err, sizeof(err)),
+        2);
+    cr_assert_not_null(strstr(err, "--coalesce: 'sometimes'"), "%s", err);
+}
+
 Test(serve_model, recommendations_answer_k_items_with_ids_and_version)
 {
     json_t *a = recs("?k=5", 200);
@@ -294,7 +315,8 @@ Test(serve_model, metrics_report_the_model)
     cr_assert_eq(http_request(srv.port, "GET", "/metrics", NULL, NULL, &r), 0);
     cr_assert(strstr(r.body, "hoprec_model_loaded 1\n") != NULL);
     cr_assert(strstr(r.body, "hoprec_model_version 1\n") != NULL);
-    /* Exact searches are coalesced by default, and counted. */
+    /* Batched searches are counted, whether or not this generation
+     * batches. */
     cr_assert(strstr(r.body, "\nhoprec_search_batches_total ") != NULL);
     cr_assert(strstr(r.body, "\nhoprec_search_batched_queries_total ") != NULL);
     cr_assert(strstr(r.body, "hoprec_model_items 24\n") != NULL);

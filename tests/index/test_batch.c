@@ -121,3 +121,50 @@ Test(batch, errors_reach_the_member_that_caused_them)
     idx_batcher_free(NULL);
     idx_free(ix);
 }
+
+Test(batch, batch_costs_are_measured_per_query)
+{
+    enum { NQ = 16 };
+    struct idx_error err = {0};
+    struct idx_query qs[NQ];
+    int64_t labels[NQ][K], rows[NQ];
+    float scores[NQ][K];
+    double alone = 0, batched = 0;
+
+    fill();
+    cr_assert_eq(idx_build(NULL, vecs, N, DIM, &ix, NULL), 0);
+    for (int i = 0; i < NQ; i++) {
+        rows[i] = i * 97;
+        qs[i] = (struct idx_query){.vec = vecs + rows[i] * DIM,
+                                   .dim = DIM,
+                                   .k = K,
+                                   .exclude = &rows[i],
+                                   .n_exclude = 1,
+                                   .labels = labels[i],
+                                   .scores = scores[i]};
+    }
+    cr_assert_eq(idx_batch_costs(ix, qs, 4, NQ, 2, &alone, &batched, &err), 0,
+                 "%s", err.text);
+    /* One scan of 2000 rows of 8 floats: far under a millisecond, but
+     * never free. */
+    cr_assert(alone > 0 && alone < 0.1, "alone %g s", alone);
+    cr_assert(batched > 0 && batched < 0.1, "batched %g s", batched);
+    /* The queries were answered, with their exclusions. */
+    for (int i = 0; i < NQ; i++) {
+        cr_assert_eq(qs[i].n_found, K);
+        for (int j = 0; j < K; j++)
+            cr_assert_neq(labels[i][j], rows[i]);
+    }
+
+    cr_assert_eq(idx_batch_costs(ix, qs, 0, NQ, 2, &alone, &batched, &err),
+                 IDX_EINVAL);
+    cr_assert_eq(idx_batch_costs(ix, qs, 4, NQ, 0, &alone, &batched, &err),
+                 IDX_EINVAL);
+    cr_assert_eq(idx_batch_costs(NULL, qs, 4, NQ, 2, &alone, &batched, &err),
+                 IDX_EINVAL);
+    /* A bad query is reported, not timed. */
+    qs[1].dim = DIM + 1;
+    cr_assert_eq(idx_batch_costs(ix, qs, 4, NQ, 2, &alone, &batched, &err),
+                 IDX_EINVAL);
+    idx_free(ix);
+}

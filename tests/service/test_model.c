@@ -66,8 +66,10 @@ static struct gnn_snapshot *make_snapshot(const char *tag)
 
 static struct svc_model *new_model(bool coalesce)
 {
-    struct svc_model_config cfg = {
-        .max_k = 1000, .coalesce = coalesce, .coalesce_wait_us = 50};
+    struct svc_model_config cfg = {.max_k = 1000,
+                                   .coalesce = coalesce ? SVC_COALESCE_ON
+                                                        : SVC_COALESCE_OFF,
+                                   .coalesce_wait_us = 50};
     struct svc_model *m = NULL;
 
     cr_assert_eq(svc_model_new(&cfg, &m, NULL), 0);
@@ -510,8 +512,9 @@ Test(model, coalesced_readers_only_ever_see_complete_generations)
 
 Test(model, index_settings_come_from_the_config)
 {
-    struct svc_model_config cfg = {
-        .index_factory = "HNSW16,Flat", .ef_search = 64, .coalesce = true};
+    struct svc_model_config cfg = {.index_factory = "HNSW16,Flat",
+                                   .ef_search = 64,
+                                   .coalesce = SVC_COALESCE_ON};
     struct svc_model_config flat = {
         .index_factory = "Flat", .ef_search = 64, .nprobe = 8};
     struct svc_model_config bad = {.index_factory = "Bogus42"};
@@ -549,4 +552,62 @@ Test(model, index_settings_come_from_the_config)
     cr_assert(strstr(err.text, "faiss_index_factory") != NULL, "%s", err.text);
     cr_assert_null(svc_model_acquire(b));
     svc_model_free(b);
+}
+
+/* The index object of a generation described under a coalesce mode. */
+static json_t *index_under(enum svc_coalesce mode)
+{
+    struct svc_model_config cfg = {.max_k = 1000, .coalesce = mode};
+    struct svc_model *m = NULL;
+    struct svc_error err = {0};
+
+    cr_assert_eq(svc_model_new(&cfg, &m, &err), 0);
+    cr_assert_eq(svc_model_publish(m, make_snapshot(""), &err), 0, "%s",
+                 err.text);
+    struct svc_gen *g = svc_model_acquire(m);
+    json_t *d = svc_gen_describe(g);
+    json_t *ix = json_incref(json_object_get(d, "index"));
+
+    json_decref(d);
+    svc_gen_release(g);
+    svc_model_free(m);
+    return ix;
+}
+
+Test(model, auto_coalescing_follows_the_measured_costs)
+{
+    json_t *ix = index_under(SVC_COALESCE_AUTO);
+    json_t *cost = json_object_get(ix, "search_cost");
+    double alone = json_number_value(json_object_get(cost, "alone_us"));
+    double batched = json_number_value(json_object_get(cost, "batched_us"));
+
+    cr_assert(alone > 0 && batched > 0, "%g %g", alone, batched);
+    cr_assert_eq(json_is_true(json_object_get(ix, "coalesce")),
+                 batched * 3.0 < alone, "alone %g us, batched %g us", alone,
+                 batched);
+    json_decref(ix);
+
+    /* A fixed choice is taken as given, without a measurement. */
+    ix = index_under(SVC_COALESCE_ON);
+    cr_assert(json_is_true(json_object_get(ix, "coalesce")));
+    cr_assert_null(json_object_get(ix, "search_cost"));
+    json_decref(ix);
+    ix = index_under(SVC_COALESCE_OFF);
+    cr_assert(json_is_false(json_object_get(ix, "coalesce")));
+    cr_assert_null(json_object_get(ix, "search_cost"));
+    json_decref(ix);
+}
+
+Test(model, coalesce_modes_have_names)
+{
+    cr_assert_eq(svc_coalesce_parse("auto"), SVC_COALESCE_AUTO);
+    cr_assert_eq(svc_coalesce_parse("on"), SVC_COALESCE_ON);
+    cr_assert_eq(svc_coalesce_parse("true"), SVC_COALESCE_ON);
+    cr_assert_eq(svc_coalesce_parse("off"), SVC_COALESCE_OFF);
+    cr_assert_eq(svc_coalesce_parse("false"), SVC_COALESCE_OFF);
+    cr_assert_eq(svc_coalesce_parse("sometimes"), -1);
+    cr_assert_str_eq(svc_coalesce_name(SVC_COALESCE_AUTO), "auto");
+    cr_assert_str_eq(svc_coalesce_name(svc_coalesce_parse(
+                         svc_coalesce_name(SVC_COALESCE_ON))),
+                     "on");
 }
