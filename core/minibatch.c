@@ -712,6 +712,13 @@ gnn__minibatch_plan_now(const struct gnn__minibatch *mb)
 }
 
 /*
+ * XXX(quality): subgraph training tops out below full-graph training on
+ * LastFM lightgcn, whatever the schedule: best valid NDCG@20 about .15
+ * to .16 in cluster mode and .17 with saint against .18 full-graph
+ * (benchmarks/results/minibatch.md, with what was tried). A cluster step
+ * trains about 55% of the positives an epoch, on neighbourhoods cut at
+ * the partition.
+ *
  * XXX(lazy Adam): with Adam on the step's rows only, a row moves once per
  * epoch in cluster mode instead of riding its momentum for about ten
  * steps, and quality per epoch drops: LastFM lightgcn, cluster, best valid
