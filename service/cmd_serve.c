@@ -139,11 +139,10 @@ static struct svc_opt serve_opts[] = {
      "IVF indexes: inverted lists visited per search", 1, 1000000, false},
     {"coalesce", SVC_OPT_STR, &o.coalesce, "auto", "MODE",
      "auto, on or off: batch concurrent exact searches into one FAISS call "
-     "(one matrix product); auto batches when, timed at each model load, a "
-     "batch "
-     "costs clearly less per query than single searches (large catalogs, "
-     "or distance kernels built without AVX2); approximate indexes search "
-     "each query alone",
+     "(one matrix product); auto batches when, timed at each model load, "
+     "a batch costs clearly less per query than single searches (large "
+     "catalogs, or distance kernels built without AVX2); approximate "
+     "indexes search each query alone",
      0, 0, false},
     SVC_COMMON_OPTS,
     {NULL, 0, NULL, NULL, NULL, NULL, 0, 0, false},
@@ -258,24 +257,17 @@ static void log_search_mode(struct svc_ctx *ctx, const char *what,
                             const char *path)
 {
     struct svc_gen *g = svc_model_acquire(ctx->model);
-    json_t *d = g != NULL ? svc_gen_describe(g) : NULL;
-    json_t *ix = json_object_get(d, "index");
-    json_t *cost = json_object_get(ix, "search_cost");
+    double alone = 0, batched = 0;
+    const char *mode =
+        g != NULL && svc_gen_search_cost(g, &alone, &batched) ? "on" : "off";
 
-    if (cost != NULL)
-        svc_log_info(
-            what,
-            "snapshot=%s coalesce=%s alone_us=%.1f "
-            "batched_us=%.1f",
-            path, json_is_true(json_object_get(ix, "coalesce")) ? "on" : "off",
-            json_number_value(json_object_get(cost, "alone_us")),
-            json_number_value(json_object_get(cost, "batched_us")));
-    else
-        svc_log_info(what, "snapshot=%s coalesce=%s", path,
-                     json_is_true(json_object_get(ix, "coalesce")) ? "on"
-                                                                   : "off");
-    json_decref(d);
     svc_gen_release(g);
+    if (alone > 0)
+        svc_log_info(what,
+                     "snapshot=%s coalesce=%s alone_us=%.1f batched_us=%.1f",
+                     path, mode, alone * 1e6, batched * 1e6);
+    else
+        svc_log_info(what, "snapshot=%s coalesce=%s", path, mode);
 }
 
 /*

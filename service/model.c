@@ -498,7 +498,7 @@ enum { MEASURE_ALONE = 16, MEASURE_BATCH = 32, MEASURE_ROUNDS = 3 };
  * another, to serve more under concurrent load. The timing flatters
  * batches: searched side by side, with their waits, they kept about a
  * third of it over HTTP on 2 cores (Gowalla's 41K items, 64
- * connections: timed 7x with scalar FAISS kernels, served 1.9x; timed
+ * connections: timed 6x with scalar FAISS kernels, served 1.9x; timed
  * 1.6x with AVX2 kernels, served 0.55x; benchmarks/results/serving.md).
  */
 #define BATCH_GAIN_NEEDED 3.0
@@ -1139,6 +1139,14 @@ json_t *svc_gen_describe(const struct svc_gen *g)
                      (int)idx_is_exact(g->index), "coalesce",
                      g->batcher != NULL, "search_cost", measured, "info",
                      s->info != NULL ? json_deep_copy(s->info) : NULL);
+}
+
+bool svc_gen_search_cost(const struct svc_gen *g, double *alone_s,
+                         double *batched_s)
+{
+    *alone_s = g->alone_s;
+    *batched_s = g->batched_s;
+    return g->batcher != NULL;
 }
 
 void svc_model_batch_stats(struct svc_model *m, uint64_t *batches,

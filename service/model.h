@@ -169,4 +169,10 @@ int64_t svc_gen_version(const struct svc_gen *g);
  */
 json_t *svc_gen_describe(const struct svc_gen *g);
 
+/* Whether g batches concurrent searches; *alone_s and *batched_s get the
+ * seconds per query timed at its load (--coalesce auto), 0 when none
+ * were timed. */
+bool svc_gen_search_cost(const struct svc_gen *g, double *alone_s,
+                         double *batched_s);
+
 #endif
