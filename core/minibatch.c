@@ -717,7 +717,9 @@ gnn__minibatch_plan_now(const struct gnn__minibatch *mb)
  * to .16 in cluster mode and .17 with saint against .18 full-graph
  * (benchmarks/results/minibatch.md, with what was tried). A cluster step
  * trains about 55% of the positives an epoch, on neighbourhoods cut at
- * the partition.
+ * the partition. It bites whenever --minibatch is asked for, or auto
+ * picks it because the graph exceeds --memory-budget: the model served
+ * is then measurably worse than a full-graph one would be.
  *
  * XXX(lazy Adam): with Adam on the step's rows only, a row moves once per
  * epoch in cluster mode instead of riding its momentum for about ten
